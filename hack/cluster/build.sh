@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds the local test cluster's binaries from their published Go modules and caches them
+# outside the repository, keyed by version. A warm cache rebuilds nothing.
+#
+#   hack/cluster/build.sh            build what is missing, print the bin directory
+#   CLUSTER_CACHE=dir hack/cluster/build.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+cache=${CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openshell-driver-openshift/cluster}
+bin="$cache/bin"
+mkdir -p "$bin" "$cache/src" "$cache/logs"
+export CGO_ENABLED=0 GOFLAGS=${GOFLAGS:--trimpath} GOTOOLCHAIN=local
+
+start=$(date +%s)
+log() { printf '[cluster-build %4ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
+
+# Runs a build in the background while printing a heartbeat, so a cold build is not silence.
+with_progress() {
+  local what=$1; shift
+  local logf="$cache/logs/$what.log"
+  log "building $what (log: $logf)"
+  "$@" >"$logf" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 30
+    kill -0 "$pid" 2>/dev/null && log "  still building $what ..."
+  done
+  if ! wait "$pid"; then
+    log "FAILED building $what; last lines of $logf:"
+    tail -n 30 "$logf" >&2
+    return 1
+  fi
+  log "built $what"
+}
+
+have() { [ -x "$bin/$1-$2" ]; }
+
+build_kube() {
+  local v=$KUBE_VERSION minor
+  minor=${v#v1.}; minor=${minor%%.*}
+  local mod="$cache/src/kubernetes-$v"
+  mkdir -p "$mod"
+  # k8s.io/kubernetes replaces its staging modules with local paths, which `go install`
+  # refuses; a wrapper module pins each one to its published v0.x twin instead. The list
+  # comes from the go.mod of the release itself, so a bump needs no edit here.
+  local gomod
+  gomod=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  {
+    echo "module local/kube-build"
+    echo "go 1.26"
+    echo "require k8s.io/kubernetes $v"
+    sed -n 's#^[[:space:]]*\(k8s.io/[^[:space:]]*\)[[:space:]]*=>[[:space:]]*\./staging/.*#\1#p' "$gomod" |
+      sort -u | while read -r m; do echo "replace $m => $m v0.$minor.${v##*.}"; done
+  } >"$mod/go.mod"
+  local pkgs=() names=()
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    have "$c" "$v" && continue
+    names+=("$c"); pkgs+=("k8s.io/kubernetes/cmd/$c")
+  done
+  [ ${#pkgs[@]} -eq 0 ] && return 0
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  mkdir -p "$mod/out"
+  # No `go mod tidy`: with no Go source here it would drop the require line. `-mod=mod` lets
+  # go build add the missing requirements at the versions MVS picks from k8s.io/kubernetes.
+  with_progress "kubernetes-$v" bash -c "cd '$mod' && GOFLAGS='$GOFLAGS -mod=mod' go build -ldflags '$ld' -o out/ ${pkgs[*]}"
+  for c in "${names[@]}"; do mv "$mod/out/$c" "$bin/$c-$v"; done
+}
+
+# Builds one package of a published module inside a throwaway wrapper module. Used for every
+# binary: `go install pkg@version` also asks the proxy for the module's version list, which
+# the proxy here refuses for some modules, and modules with relative replaces (etcd) refuse it.
+build_wrapped() { # name version module package
+  have "$1" "$2" && return 0
+  local mod="$cache/src/$1-$2"
+  mkdir -p "$mod"
+  printf 'module local/%s-build\ngo 1.26\nrequire %s %s\n' "$1" "$3" "$2" >"$mod/go.mod"
+  with_progress "$1-$2" bash -c "cd '$mod' && GOFLAGS='$GOFLAGS -mod=mod' go build -ldflags '-s -w' -o '$bin/$1-$2' '$4'"
+}
+
+fetch_crds() {
+  local dir
+  dir=$(cd "$cache/src" && go mod download -json "sigs.k8s.io/agent-sandbox@$AGENT_SANDBOX_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -d "$dir/k8s/crds" ] || { log "no k8s/crds in $dir"; return 1; }
+  echo "$dir/k8s/crds" >"$cache/agent-sandbox-crds-$AGENT_SANDBOX_VERSION.path"
+}
+
+# The small ones first so that a failure shows early; the big Kubernetes build last.
+# Builds run one after another: on 2 cores, go build already uses both.
+build_wrapped kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
+build_wrapped agent-sandbox-controller "$AGENT_SANDBOX_VERSION" sigs.k8s.io/agent-sandbox sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
+fetch_crds
+build_wrapped etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
+build_kube
+log "all binaries ready in $bin"
+echo "$bin"

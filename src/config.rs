@@ -1,0 +1,171 @@
+//! Driver configuration: every flag has an environment variable, and `--help` shows defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// How workspaces map onto namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkspaceMode {
+    /// One namespace for every workspace; objects are named `{workspace}--{name}`.
+    Shared,
+    /// A namespace per workspace (`{prefix}{workspace}`), created on demand and labelled as ours.
+    Managed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImagePullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl ImagePullPolicy {
+    pub fn as_k8s(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// Which platform integrations to switch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Platform {
+    /// Detect OpenShift APIs by discovery.
+    Auto,
+    Kubernetes,
+    Openshift,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 2m, 1500ms)"))
+}
+
+/// Everything that shapes what the driver renders and how it talks to the cluster.
+#[derive(Debug, Clone, Args)]
+pub struct DriverConfig {
+    /// Unix socket the gateway connects to. Its directory is created and locked to 0700; it
+    /// must be a directory of the driver's own.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SOCKET",
+        default_value = "/var/run/openshell-driver/driver.sock"
+    )]
+    pub socket: PathBuf,
+
+    /// Extra peer UIDs allowed to connect besides the driver's own (comma separated).
+    #[arg(long, env = "OPENSHELL_DRIVER_ALLOW_PEER_UID", value_delimiter = ',')]
+    pub allow_peer_uid: Vec<u32>,
+
+    /// Namespace of the sandboxes in shared workspace mode.
+    #[arg(long, env = "OPENSHELL_DRIVER_NAMESPACE", default_value = "openshell-system")]
+    pub namespace: String,
+
+    /// How workspaces map onto namespaces.
+    #[arg(long, env = "OPENSHELL_DRIVER_WORKSPACE_MODE", value_enum, default_value = "shared")]
+    pub workspace_mode: WorkspaceMode,
+
+    /// Prefix of per-workspace namespaces in managed mode.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_WORKSPACE_NAMESPACE_PREFIX",
+        default_value = "openshell-ws-"
+    )]
+    pub workspace_namespace_prefix: String,
+
+    /// Identifies this gateway's sandboxes (label `openshell.ai/gateway-id`) so that several
+    /// gateways can share a cluster.
+    #[arg(long, env = "OPENSHELL_DRIVER_GATEWAY_ID", default_value = "openshell")]
+    pub gateway_id: String,
+
+    /// Gateway URL reachable from sandbox pods, injected as OPENSHELL_ENDPOINT.
+    #[arg(long, env = "OPENSHELL_DRIVER_GATEWAY_ENDPOINT", default_value = "")]
+    pub gateway_endpoint: String,
+
+    /// Image for sandboxes whose template names none (reported by GetCapabilities).
+    #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_IMAGE", default_value = "")]
+    pub default_image: String,
+
+    /// Image that carries the OpenShell supervisor binary.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SUPERVISOR_IMAGE",
+        default_value = "ghcr.io/nvidia/openshell/supervisor:latest"
+    )]
+    pub supervisor_image: String,
+
+    /// Path of the supervisor binary inside the supervisor image.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SUPERVISOR_BINARY_PATH",
+        default_value = "/usr/local/bin/openshell-sandbox"
+    )]
+    pub supervisor_binary_path: String,
+
+    /// Where the agent container sees the supervisor (an emptyDir, read-only).
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SUPERVISOR_MOUNT_PATH",
+        default_value = "/opt/openshell/bin"
+    )]
+    pub supervisor_mount_path: String,
+
+    /// ServiceAccount of sandbox pods (the namespace's default when empty).
+    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_SERVICE_ACCOUNT", default_value = "")]
+    pub sandbox_service_account: String,
+
+    /// imagePullPolicy of the agent and supervisor containers (cluster default when unset).
+    #[arg(long, env = "OPENSHELL_DRIVER_IMAGE_PULL_POLICY", value_enum)]
+    pub image_pull_policy: Option<ImagePullPolicy>,
+
+    /// Secrets used to pull images (comma separated names in the sandbox namespace).
+    #[arg(long, env = "OPENSHELL_DRIVER_IMAGE_PULL_SECRETS", value_delimiter = ',')]
+    pub image_pull_secrets: Vec<String>,
+
+    /// Timeout of every single Kubernetes API call.
+    #[arg(long, env = "OPENSHELL_DRIVER_KUBE_API_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub kube_api_timeout: Duration,
+
+    /// How long StopSandbox waits for `Suspended=True` before DEADLINE_EXCEEDED.
+    #[arg(long, env = "OPENSHELL_DRIVER_STOP_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
+    pub stop_timeout: Duration,
+
+    /// How long in-flight calls may run after SIGTERM/SIGINT.
+    #[arg(long, env = "OPENSHELL_DRIVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Which platform integrations to use.
+    #[arg(long, env = "OPENSHELL_DRIVER_PLATFORM", value_enum, default_value = "auto")]
+    pub platform: Platform,
+
+    #[arg(long, env = "OPENSHELL_DRIVER_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing EnvFilter syntax, e.g. `info,openshell_driver_openshift=debug`).
+    #[arg(long, env = "OPENSHELL_DRIVER_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+impl DriverConfig {
+    /// A configuration with every default, for tests and `render`.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: DriverConfig,
+        }
+        // Parsing an empty command line cannot fail: every field has a default.
+        <Only as clap::Parser>::try_parse_from(["driver"])
+            .map(|o| o.config)
+            .unwrap_or_else(|e| panic!("driver defaults do not parse: {e}"))
+    }
+}

@@ -1,0 +1,62 @@
+//! Platform hooks around the provisioner. The Kubernetes provisioner renders a portable
+//! Sandbox; a [`PlatformEnricher`] adds what one platform needs (OpenShift: SCC, SELinux,
+//! Routes) without the provisioner knowing about that platform.
+
+use crate::error::DriverError;
+use crate::kubernetes::render::{SandboxApiVersion, SandboxManifest};
+use crate::kubernetes::status::SandboxView;
+use crate::proto::DriverSandbox;
+use crate::provisioner::SandboxEndpoint;
+
+/// A Sandbox the API server has accepted; owner of anything an enricher adds next to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedSandbox {
+    pub api: SandboxApiVersion,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+#[async_trait::async_trait]
+pub trait PlatformEnricher: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    /// `platform_config` keys this enricher handles; the provisioner does not reject them.
+    fn platform_config_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Extra checks for ValidateSandboxCreate, given the rendered manifest.
+    async fn validate(&self, _request: &DriverSandbox, _manifest: &SandboxManifest) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// Changes the rendered Sandbox before it is created.
+    async fn enrich(&self, _request: &DriverSandbox, _manifest: &mut SandboxManifest) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// Creates companion objects once the Sandbox exists. An error here makes the provisioner
+    /// remove the Sandbox again, so nothing is left half-made.
+    async fn after_create(&self, _request: &DriverSandbox, _created: &CreatedSandbox) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// Called when a sandbox is deleted (companions owned by the Sandbox go with it anyway).
+    async fn on_delete(&self, _sandbox: &SandboxView) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// Adds platform addresses (e.g. a Route host) to an endpoint.
+    fn decorate_endpoint(&self, _sandbox: &SandboxView, _endpoint: &mut SandboxEndpoint) {}
+}
+
+/// Plain Kubernetes: nothing to add.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoopEnricher;
+
+impl PlatformEnricher for NoopEnricher {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+}

@@ -1,0 +1,158 @@
+//! The shared, watch-fed cache and the fan-out of its changes to every gateway stream.
+//! One Kubernetes watch per resource, however many WatchSandboxes streams are open.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Event as KubeEvent;
+use kube::api::DynamicObject;
+use kube::runtime::watcher;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::kubernetes::index::{SandboxIndex, deleted_event};
+use crate::metrics::DriverMetrics;
+use crate::proto::WatchSandboxesEvent;
+use crate::proto::watch_sandboxes_event::Payload;
+use crate::provisioner::WatchStream;
+
+/// Room for bursts; a stream that falls further behind is resynced from the index.
+const FANOUT_CAPACITY: usize = 1024;
+const STREAM_BUFFER: usize = 256;
+
+pub struct SandboxCache {
+    index: RwLock<SandboxIndex>,
+    events: broadcast::Sender<WatchSandboxesEvent>,
+    /// Bumped after every applied change; waiters (Stop, sync) watch it.
+    generation: watch::Sender<u64>,
+    metrics: Arc<dyn DriverMetrics>,
+}
+
+impl SandboxCache {
+    pub fn new(metrics: Arc<dyn DriverMetrics>) -> Arc<Self> {
+        let (events, _) = broadcast::channel(FANOUT_CAPACITY);
+        let (generation, _) = watch::channel(0);
+        Arc::new(Self {
+            index: RwLock::new(SandboxIndex::default()),
+            events,
+            generation,
+            metrics,
+        })
+    }
+
+    fn read_index(&self) -> RwLockReadGuard<'_, SandboxIndex> {
+        // A panic while holding the lock cannot leave the index half-updated in a way that
+        // matters more than stopping every read, so a poisoned lock is still read.
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn read<R>(&self, f: impl FnOnce(&SandboxIndex) -> R) -> R {
+        f(&self.read_index())
+    }
+
+    /// Applies one watcher event and publishes what it changed, under the write lock so that
+    /// a stream subscribing concurrently sees each change exactly once.
+    pub fn apply(&self, event: watcher::Event<DynamicObject>) {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for out in index.apply(event) {
+            let _ = self.events.send(out);
+        }
+        self.metrics.active_sandboxes(&index.phase_counts());
+        drop(index);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn publish_platform_event(&self, event: &KubeEvent) {
+        let index = self.read_index();
+        if let Some(out) = index.platform_event(event) {
+            let _ = self.events.send(out);
+        }
+    }
+
+    /// Waits until `done` holds for the index, or `timeout` passes (returns false).
+    pub async fn wait_until(&self, timeout: Duration, done: impl Fn(&SandboxIndex) -> bool) -> bool {
+        let mut changes = self.generation.subscribe();
+        let wait = async {
+            loop {
+                if self.read(&done) {
+                    return true;
+                }
+                if changes.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.unwrap_or(false)
+    }
+
+    /// A gateway stream: the current state first, then every change until shutdown.
+    pub fn stream(self: &Arc<Self>, mut shutdown: watch::Receiver<bool>) -> WatchStream {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (replay, mut changes) = {
+            let index = self.read_index();
+            (index.replay(), self.events.subscribe())
+        };
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut sent = HashSet::new();
+            if forward(&tx, &mut sent, replay).await.is_err() {
+                return;
+            }
+            loop {
+                if *shutdown.borrow() {
+                    return;
+                }
+                let next = tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tx.closed() => return,
+                    next = changes.recv() => next,
+                };
+                let batch = match next {
+                    Ok(event) => vec![event],
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "watch stream fell behind; resyncing it from the cache");
+                        cache.resync(&sent)
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if forward(&tx, &mut sent, batch).await.is_err() {
+                    return;
+                }
+            }
+        });
+        ReceiverStream::new(rx).boxed()
+    }
+
+    /// What a lagging stream needs to be correct again: deletions of ids it saw that are
+    /// gone, then the full current state.
+    fn resync(&self, sent: &HashSet<String>) -> Vec<WatchSandboxesEvent> {
+        let index = self.read_index();
+        let mut gone: Vec<_> = sent.iter().filter(|id| index.get(id).is_none()).cloned().collect();
+        gone.sort();
+        gone.iter().map(|id| deleted_event(id)).chain(index.replay()).collect()
+    }
+}
+
+async fn forward(
+    tx: &mpsc::Sender<WatchSandboxesEvent>,
+    sent: &mut HashSet<String>,
+    events: Vec<WatchSandboxesEvent>,
+) -> Result<(), ()> {
+    for event in events {
+        match &event.payload {
+            Some(Payload::Sandbox(s)) => {
+                if let Some(sb) = &s.sandbox {
+                    sent.insert(sb.id.clone());
+                }
+            }
+            Some(Payload::Deleted(d)) => {
+                sent.remove(&d.sandbox_id);
+            }
+            _ => {}
+        }
+        tx.send(event).await.map_err(|_| ())?;
+    }
+    Ok(())
+}

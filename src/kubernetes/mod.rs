@@ -1,0 +1,20 @@
+//! The Kubernetes implementation of [`crate::provisioner::SandboxProvisioner`]: pure rendering,
+//! validation and status mapping, kept apart from the code that talks to the API server.
+
+pub mod cache;
+pub mod capacity;
+pub mod client;
+pub mod identity;
+pub mod index;
+pub mod provisioner;
+pub mod render;
+pub mod request_config;
+pub mod status;
+pub mod validation;
+
+#[cfg(test)]
+mod index_tests;
+#[cfg(test)]
+mod render_tests;
+
+pub use provisioner::KubeProvisioner;

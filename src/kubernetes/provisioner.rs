@@ -1,0 +1,566 @@
+//! [`KubeProvisioner`]: the I/O edge. It renders with the pure functions of this module,
+//! writes through [`KubeCalls`], and reads from the watch-fed [`SandboxCache`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Node, Secret};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::watch;
+
+use crate::config::{DriverConfig, WorkspaceMode};
+use crate::enricher::{CreatedSandbox, PlatformEnricher};
+use crate::error::DriverError;
+use crate::kubernetes::cache::SandboxCache;
+use crate::kubernetes::capacity::check_gpu_capacity;
+use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
+use crate::kubernetes::identity::{
+    LABEL_GATEWAY_ID, LABEL_MANAGED_BY, LABEL_SANDBOX_ID, LABEL_WORKSPACE, MANAGED_BY, ownership_selector,
+    workspace_namespace,
+};
+use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, gpu_count, owned_by_sandbox, render_sandbox};
+use crate::kubernetes::status::{SandboxView, sandbox_view};
+use crate::kubernetes::validation::validate_public_name;
+use crate::metrics::DriverMetrics;
+use crate::proto::DriverSandbox;
+use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
+
+const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(10);
+
+pub struct KubeProvisioner {
+    config: Arc<DriverConfig>,
+    kube: KubeCalls,
+    backend: watch::Sender<Readiness>,
+    api: watch::Sender<Option<SandboxApiVersion>>,
+    cache: Arc<SandboxCache>,
+    enricher: Arc<dyn PlatformEnricher>,
+    metrics: Arc<dyn DriverMetrics>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl KubeProvisioner {
+    /// Starts the provisioner. It does not wait for the API server: discovery and the watches
+    /// run in the background, and sandbox calls answer UNAVAILABLE (or FAILED_PRECONDITION when
+    /// the CRD is missing) until they are in place.
+    pub fn start(
+        config: Arc<DriverConfig>,
+        client: kube::Client,
+        enricher: Arc<dyn PlatformEnricher>,
+        metrics: Arc<dyn DriverMetrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        let kube = KubeCalls {
+            client,
+            timeout: config.kube_api_timeout,
+            metrics: metrics.clone(),
+        };
+        let this = Arc::new(Self {
+            config,
+            kube,
+            backend: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
+            api: watch::channel(None).0,
+            cache: SandboxCache::new(metrics.clone()),
+            enricher,
+            metrics,
+            shutdown,
+        });
+        tokio::spawn(Arc::clone(&this).connect());
+        this
+    }
+
+    /// Retries discovery until the Sandbox API is served, then starts the watches.
+    async fn connect(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(250);
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let state = match self.kube.discover_sandbox_api().await {
+                Ok(SandboxApiState::Served(version)) => {
+                    tracing::info!(version = version.version(), "Sandbox API found; starting watches");
+                    self.api.send_replace(Some(version));
+                    self.backend.send_replace(Readiness::Ready);
+                    tokio::spawn(Arc::clone(&self).watch_sandboxes(version));
+                    tokio::spawn(Arc::clone(&self).watch_events());
+                    return;
+                }
+                Ok(SandboxApiState::Missing) => Readiness::Misconfigured(CRD_MISSING_MESSAGE.into()),
+                Err(e) => Readiness::Unavailable(format!("Kubernetes API server not reachable yet: {e}")),
+            };
+            if self.backend.borrow().clone() != state {
+                tracing::warn!(state = ?state, "Kubernetes backend not ready");
+            }
+            self.backend.send_replace(state);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return,
+            }
+            backoff = (backoff * 2).min(MAX_CONNECT_BACKOFF);
+        }
+    }
+
+    fn events_in_scope(&self) -> Api<KubeEvent> {
+        match self.config.workspace_mode {
+            WorkspaceMode::Shared => Api::namespaced(self.kube.client.clone(), &self.config.namespace),
+            WorkspaceMode::Managed => Api::all(self.kube.client.clone()),
+        }
+    }
+
+    fn sandboxes_in_scope(&self, version: SandboxApiVersion) -> Api<DynamicObject> {
+        let resource = sandbox_resource(version);
+        match self.config.workspace_mode {
+            WorkspaceMode::Shared => Api::namespaced_with(self.kube.client.clone(), &self.config.namespace, &resource),
+            WorkspaceMode::Managed => Api::all_with(self.kube.client.clone(), &resource),
+        }
+    }
+
+    fn sandboxes_in(&self, version: SandboxApiVersion, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.kube.client.clone(), namespace, &sandbox_resource(version))
+    }
+
+    /// The one Sandbox watch; relists (410 Gone, restarts) and errors never end it.
+    async fn watch_sandboxes(self: Arc<Self>, version: SandboxApiVersion) {
+        let config = watcher::Config::default().labels(&ownership_selector(&self.config.gateway_id));
+        let mut stream = watcher(self.sandboxes_in_scope(version), config)
+            .default_backoff()
+            .boxed();
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                _ = shutdown.changed() => return,
+            };
+            match next {
+                Some(Ok(event)) => self.cache.apply(event),
+                Some(Err(e)) => tracing::warn!(error = %e, "Sandbox watch failed; retrying with backoff"),
+                None => return,
+            }
+        }
+    }
+
+    /// Kubernetes Events of our Sandboxes and Pods become platform events. Events already
+    /// there at start (the initial list) are history, not progress, and are skipped.
+    async fn watch_events(self: Arc<Self>) {
+        let api = self.events_in_scope();
+        let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                _ = shutdown.changed() => return,
+            };
+            match next {
+                Some(Ok(watcher::Event::Apply(event))) => self.cache.publish_platform_event(&event),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::debug!(error = %e, "Event watch failed; retrying with backoff"),
+                None => return,
+            }
+        }
+    }
+
+    /// The served Sandbox version, or why sandbox calls cannot be served now.
+    fn ready_api(&self) -> Result<SandboxApiVersion, DriverError> {
+        self.backend.borrow().check()?;
+        (*self.api.borrow()).ok_or_else(|| DriverError::Unavailable("Sandbox API not discovered yet".into()))
+    }
+
+    /// Waits (bounded) for the cache's first full list.
+    async fn synced(&self) -> Result<SandboxApiVersion, DriverError> {
+        let version = self.ready_api()?;
+        if self
+            .cache
+            .wait_until(self.config.kube_api_timeout, |i| i.synced())
+            .await
+        {
+            Ok(version)
+        } else {
+            Err(DriverError::Unavailable(
+                "the sandbox cache has not synced with the API server yet".into(),
+            ))
+        }
+    }
+
+    async fn cached(&self, target: &SandboxRef) -> Result<Arc<SandboxView>, DriverError> {
+        self.synced().await?;
+        self.cache
+            .read(|i| i.get(&target.id))
+            .ok_or_else(|| DriverError::NotFound(format!("sandbox {} not found", target.id)))
+    }
+
+    /// Asks the API server directly, for the rare call that races the watch (delete right
+    /// after create).
+    async fn live_lookup(&self, version: SandboxApiVersion, id: &str) -> Result<Option<SandboxView>, DriverError> {
+        let selector = format!(
+            "{},{LABEL_SANDBOX_ID}={id}",
+            ownership_selector(&self.config.gateway_id)
+        );
+        let list = self
+            .kube
+            .call(
+                "list",
+                "sandboxes",
+                self.sandboxes_in_scope(version)
+                    .list(&ListParams::default().labels(&selector)),
+            )
+            .await?;
+        Ok(list.items.iter().find_map(sandbox_view))
+    }
+
+    fn render(&self, request: &DriverSandbox, version: SandboxApiVersion) -> Result<RenderedSandbox, DriverError> {
+        render_sandbox(request, &self.config, version, self.enricher.platform_config_keys())
+    }
+
+    async fn ensure_namespace(&self, workspace: &str) -> Result<(), DriverError> {
+        let name = workspace_namespace(&self.config, workspace);
+        let namespaces: Api<Namespace> = Api::all(self.kube.client.clone());
+        let ns = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some(BTreeMap::from([
+                    (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+                    (LABEL_GATEWAY_ID.to_string(), self.config.gateway_id.clone()),
+                    (LABEL_WORKSPACE.to_string(), workspace.to_string()),
+                ])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match self
+            .kube
+            .call("create", "namespaces", namespaces.create(&PostParams::default(), &ns))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(DriverError::AlreadyExists(_)) => {
+                let existing = self.kube.call("get", "namespaces", namespaces.get(&name)).await?;
+                if self.is_ours(existing.metadata.labels.as_ref()) {
+                    Ok(())
+                } else {
+                    Err(DriverError::FailedPrecondition(format!(
+                        "namespace {name} exists but is not managed by this driver (labels {LABEL_MANAGED_BY}={MANAGED_BY}, {LABEL_GATEWAY_ID}={})",
+                        self.config.gateway_id
+                    )))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn is_ours(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        labels.is_some_and(|l| {
+            l.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
+                && l.get(LABEL_GATEWAY_ID) == Some(&self.config.gateway_id)
+        })
+    }
+
+    /// Creates the token Secret owned by the Sandbox. A Secret left by an earlier attempt of
+    /// the same create (same id, so same name) is fine.
+    async fn create_token_secret(
+        &self,
+        rendered: &RenderedSandbox,
+        created: &CreatedSandbox,
+    ) -> Result<(), DriverError> {
+        let Some(mut secret) = rendered.token_secret.clone() else {
+            return Ok(());
+        };
+        secret.metadata.owner_references = Some(vec![owned_by_sandbox(created.api, &created.name, &created.uid)]);
+        let secrets: Api<Secret> = Api::namespaced(self.kube.client.clone(), &created.namespace);
+        match self
+            .kube
+            .call("create", "secrets", secrets.create(&PostParams::default(), &secret))
+            .await
+        {
+            Ok(_) | Err(DriverError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a Sandbox this call made, after a later step failed (its Secret goes with it).
+    async fn undo_create(&self, created: &CreatedSandbox) {
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: Some(created.uid.clone()),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        if let Err(e) = self
+            .kube
+            .call(
+                "delete",
+                "sandboxes",
+                self.sandboxes_in(created.api, &created.namespace)
+                    .delete(&created.name, &params),
+            )
+            .await
+        {
+            tracing::error!(namespace = %created.namespace, name = %created.name, error = %e, "could not remove a half-created sandbox");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SandboxProvisioner for KubeProvisioner {
+    async fn validate_create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
+        // Input checks do not need the cluster; the version only changes how a stop is written.
+        let version = (*self.api.borrow()).unwrap_or(SandboxApiVersion::V1beta1);
+        let rendered = self.render(sandbox, version)?;
+        self.enricher.validate(sandbox, &rendered.manifest).await?;
+        let gpu = sandbox
+            .spec
+            .as_ref()
+            .and_then(|s| s.resource_requirements.as_ref())
+            .and_then(|r| r.gpu.as_ref());
+        if let Some(gpu) = gpu {
+            let count = gpu_count(gpu)?;
+            self.ready_api()?;
+            let nodes: Api<Node> = Api::all(self.kube.client.clone());
+            let list = self
+                .kube
+                .call("list", "nodes", nodes.list(&ListParams::default()))
+                .await?;
+            check_gpu_capacity(&list.items, count)?;
+        }
+        Ok(())
+    }
+
+    async fn create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
+        let version = self.ready_api()?;
+        let mut rendered = self.render(sandbox, version)?;
+        self.enricher.enrich(sandbox, &mut rendered.manifest).await?;
+        let identity = rendered.identity.clone();
+        if self.config.workspace_mode == WorkspaceMode::Managed {
+            self.ensure_namespace(&identity.workspace).await?;
+        }
+        let api = self.sandboxes_in(version, &identity.namespace);
+        let object: DynamicObject = serde_json::to_value(&rendered.manifest)
+            .and_then(serde_json::from_value)
+            .map_err(|e| DriverError::Internal(format!("encoding the Sandbox: {e}")))?;
+        let (stored, made_here) = match self
+            .kube
+            .call("create", "sandboxes", api.create(&PostParams::default(), &object))
+            .await
+        {
+            Ok(stored) => (stored, true),
+            Err(DriverError::AlreadyExists(_)) => {
+                let existing = self
+                    .kube
+                    .call("get", "sandboxes", api.get(&identity.object_name))
+                    .await?;
+                let owner = existing
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_SANDBOX_ID))
+                    .cloned()
+                    .unwrap_or_default();
+                if owner != identity.id {
+                    return Err(DriverError::AlreadyExists(format!(
+                        "a sandbox named {:?} already exists in workspace {:?}",
+                        identity.name, identity.workspace
+                    )));
+                }
+                // A retry of the same create: finish whatever the first attempt left undone.
+                (existing, false)
+            }
+            Err(e) => {
+                self.metrics.sandbox_failed(e.metric_label());
+                return Err(e);
+            }
+        };
+        let created = CreatedSandbox {
+            api: version,
+            namespace: identity.namespace.clone(),
+            name: identity.object_name.clone(),
+            uid: stored.metadata.uid.clone().unwrap_or_default(),
+        };
+        let companions = async {
+            self.create_token_secret(&rendered, &created).await?;
+            self.enricher.after_create(sandbox, &created).await
+        };
+        if let Err(e) = companions.await {
+            if made_here {
+                self.undo_create(&created).await;
+            }
+            self.metrics.sandbox_failed(e.metric_label());
+            return Err(e);
+        }
+        if made_here {
+            self.metrics.sandbox_created();
+            tracing::info!(sandbox_id = %identity.id, namespace = %identity.namespace, name = %identity.object_name, "sandbox created");
+        }
+        Ok(())
+    }
+
+    async fn get(&self, target: &SandboxRef) -> Result<DriverSandbox, DriverError> {
+        Ok(self.cached(target).await?.snapshot.clone())
+    }
+
+    async fn list(&self) -> Result<Vec<DriverSandbox>, DriverError> {
+        self.synced().await?;
+        Ok(self
+            .cache
+            .read(|i| i.all().into_iter().map(|v| v.snapshot.clone()).collect()))
+    }
+
+    async fn stop(&self, target: &SandboxRef) -> Result<(), DriverError> {
+        let version = self.ready_api()?;
+        let view = self.cached(target).await?;
+        if !view.suspended {
+            let patch = Patch::Merge(version.running_patch(false));
+            self.kube
+                .call(
+                    "patch",
+                    "sandboxes",
+                    self.sandboxes_in(version, &view.namespace).patch(
+                        &view.object_name,
+                        &PatchParams::default(),
+                        &patch,
+                    ),
+                )
+                .await?;
+        }
+        let id = target.id.clone();
+        // Gone counts as stopped: nothing runs any more.
+        let stopped = self
+            .cache
+            .wait_until(self.config.stop_timeout, |i| i.get(&id).is_none_or(|v| v.suspended))
+            .await;
+        if stopped {
+            Ok(())
+        } else {
+            Err(DriverError::DeadlineExceeded(format!(
+                "sandbox {id} did not report Suspended=True within {}s",
+                self.config.stop_timeout.as_secs()
+            )))
+        }
+    }
+
+    async fn start(&self, target: &SandboxRef) -> Result<(), DriverError> {
+        let version = self.ready_api()?;
+        let view = self.cached(target).await?;
+        let patch = Patch::Merge(version.running_patch(true));
+        self.kube
+            .call(
+                "patch",
+                "sandboxes",
+                self.sandboxes_in(version, &view.namespace)
+                    .patch(&view.object_name, &PatchParams::default(), &patch),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, target: &SandboxRef) -> Result<bool, DriverError> {
+        let version = self.synced().await?;
+        let view = match self.cache.read(|i| i.get(&target.id)) {
+            Some(v) => (*v).clone(),
+            None => match self.live_lookup(version, &target.id).await? {
+                Some(v) => v,
+                None => return Ok(false),
+            },
+        };
+        // A uid precondition, not a resourceVersion one: a concurrent status write must not
+        // make the delete fail, but a recreated object of the same name must not be deleted.
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: Some(view.uid.clone()),
+                resource_version: None,
+            }),
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        let deleted = match self
+            .kube
+            .call(
+                "delete",
+                "sandboxes",
+                self.sandboxes_in(version, &view.namespace)
+                    .delete(&view.object_name, &params),
+            )
+            .await
+        {
+            Ok(_) => true,
+            // 404: already gone; 409: the uid precondition failed, so ours is gone too.
+            Err(DriverError::NotFound(_)) | Err(DriverError::AlreadyExists(_)) => false,
+            Err(e) => return Err(e),
+        };
+        if deleted {
+            self.enricher.on_delete(&view).await?;
+            self.metrics.sandbox_deleted();
+            tracing::info!(sandbox_id = %target.id, "sandbox deleted");
+        }
+        Ok(deleted)
+    }
+
+    async fn watch(&self) -> Result<WatchStream, DriverError> {
+        Ok(self.cache.stream(self.shutdown.clone()))
+    }
+
+    async fn resolve_endpoint(&self, target: &SandboxRef) -> Result<SandboxEndpoint, DriverError> {
+        let view = self.cached(target).await?;
+        if view.endpoint.pod_ips.is_empty() {
+            return Err(DriverError::FailedPrecondition(format!(
+                "sandbox {} has no address yet",
+                target.id
+            )));
+        }
+        let mut endpoint = view.endpoint.clone();
+        self.enricher.decorate_endpoint(&view, &mut endpoint);
+        Ok(endpoint)
+    }
+
+    async fn ensure_workspace(&self, workspace: &str) -> Result<(), DriverError> {
+        validate_public_name("workspace", workspace)?;
+        match self.config.workspace_mode {
+            WorkspaceMode::Shared => Ok(()),
+            WorkspaceMode::Managed => {
+                self.ready_api()?;
+                self.ensure_namespace(workspace).await
+            }
+        }
+    }
+
+    async fn delete_workspace(&self, workspace: &str) -> Result<(), DriverError> {
+        validate_public_name("workspace", workspace)?;
+        if self.config.workspace_mode == WorkspaceMode::Shared {
+            return Ok(());
+        }
+        self.ready_api()?;
+        let name = workspace_namespace(&self.config, workspace);
+        let namespaces: Api<Namespace> = Api::all(self.kube.client.clone());
+        let existing = match self.kube.call("get", "namespaces", namespaces.get(&name)).await {
+            Ok(ns) => ns,
+            Err(DriverError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !self.is_ours(existing.metadata.labels.as_ref()) {
+            return Err(DriverError::FailedPrecondition(format!(
+                "namespace {name} is not managed by this driver; it was left in place"
+            )));
+        }
+        match self
+            .kube
+            .call(
+                "delete",
+                "namespaces",
+                namespaces.delete(&name, &DeleteParams::background()),
+            )
+            .await
+        {
+            Ok(_) | Err(DriverError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn readiness(&self) -> Readiness {
+        let backend = self.backend.borrow().clone();
+        if backend == Readiness::Ready && !self.cache.read(|i| i.synced()) {
+            return Readiness::Unavailable("the sandbox cache has not synced yet".into());
+        }
+        backend
+    }
+}

@@ -1,0 +1,470 @@
+//! Rendering: a create request (plus config) becomes the Sandbox object and its token Secret.
+//! Pure: no I/O, so every rule here is tested table by table and shown by `render`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, LocalObjectReference, PersistentVolumeClaimVolumeSource,
+    PodSpec, ResourceRequirements, Secret, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use serde::{Deserialize, Serialize};
+
+use crate::config::DriverConfig;
+use crate::error::DriverError;
+use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
+use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
+use crate::kubernetes::validation::{validate_env_name, validate_label_key, validate_label_value, validate_quantity};
+use crate::proto::DriverSandbox;
+
+pub const SANDBOX_GROUP: &str = "agents.x-k8s.io";
+pub const SANDBOX_KIND: &str = "Sandbox";
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+pub const AGENT_CONTAINER: &str = "agent";
+pub const SUPERVISOR_INIT_CONTAINER: &str = "openshell-supervisor-install";
+pub const SUPERVISOR_VOLUME: &str = "openshell-supervisor";
+pub const TOKEN_VOLUME: &str = "openshell-token";
+pub const TOKEN_DIR: &str = "/var/run/secrets/openshell";
+pub const TOKEN_KEY: &str = "token";
+pub const SUPERVISOR_FILE: &str = "openshell-sandbox";
+const AGENT_CAPABILITIES: [&str; 4] = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
+
+/// Which served version of the Sandbox API the object is written for; they differ in how a
+/// sandbox is suspended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxApiVersion {
+    V1beta1,
+    V1alpha1,
+}
+
+impl SandboxApiVersion {
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::V1beta1 => "v1beta1",
+            Self::V1alpha1 => "v1alpha1",
+        }
+    }
+
+    pub fn api_version(self) -> String {
+        format!("{SANDBOX_GROUP}/{}", self.version())
+    }
+
+    /// The spec fragment that runs (`true`) or suspends (`false`) the sandbox.
+    pub fn running_patch(self, running: bool) -> serde_json::Value {
+        match self {
+            Self::V1beta1 => {
+                serde_json::json!({"spec": {"operatingMode": if running { "Running" } else { "Suspended" }}})
+            }
+            Self::V1alpha1 => serde_json::json!({"spec": {"replicas": i32::from(running)}}),
+        }
+    }
+}
+
+/// The `agents.x-k8s.io` Sandbox, with the fields this driver writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxManifest {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: SandboxSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxSpec {
+    pub pod_template: PodTemplate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// Asks the controller for a headless Service (set by enrichers that expose the sandbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodTemplate {
+    pub metadata: PodMetadata,
+    pub spec: PodSpec,
+}
+
+/// Only these labels and annotations reach the Pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodMetadata {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl SandboxManifest {
+    /// The agent container, which rendering always creates first.
+    pub fn agent_container_mut(&mut self) -> Option<&mut Container> {
+        self.spec
+            .pod_template
+            .spec
+            .containers
+            .iter_mut()
+            .find(|c| c.name == AGENT_CONTAINER)
+    }
+}
+
+/// What `render_sandbox` produces for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedSandbox {
+    pub identity: SandboxIdentity,
+    pub manifest: SandboxManifest,
+    /// The Secret carrying the sandbox token; its owner reference is set once the Sandbox exists.
+    pub token_secret: Option<Secret>,
+}
+
+/// Renders the Sandbox for `request`. `enricher_keys` are `platform_config` keys a platform
+/// enricher handles (they are not rejected as unknown here).
+pub fn render_sandbox(
+    request: &DriverSandbox,
+    config: &DriverConfig,
+    api: SandboxApiVersion,
+    enricher_keys: &[&str],
+) -> Result<RenderedSandbox, DriverError> {
+    let identity = identity_of(request, config)?;
+    let spec = request.spec.clone().unwrap_or_default();
+    let template = spec.template.clone().unwrap_or_default();
+    let platform = parse_platform_config(template.platform_config.as_ref(), enricher_keys)?;
+    let token_path = format!("{TOKEN_DIR}/{TOKEN_KEY}");
+    let supervisor_dir = config.supervisor_mount_path.trim_end_matches('/').to_string();
+    let driver_cfg = parse_driver_config(template.driver_config.as_ref(), &[&supervisor_dir, TOKEN_DIR])?;
+
+    let image = [template.image.as_str(), config.default_image.as_str()]
+        .into_iter()
+        .find(|i| !i.is_empty())
+        .ok_or_else(|| DriverError::invalid("template.image is empty and the driver has no --default-image"))?
+        .to_string();
+    if spec.command.is_empty() {
+        return Err(DriverError::invalid("spec.command must not be empty"));
+    }
+
+    let labels = merged_labels(&template.labels, &identity, &config.gateway_id)?;
+    let has_token = !spec.sandbox_token.is_empty();
+    let env = environment(request, &identity, config, has_token.then_some(token_path.as_str()))?;
+    let resources = resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?;
+
+    let mut volumes = vec![Volume {
+        name: SUPERVISOR_VOLUME.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }];
+    let mut mounts = vec![VolumeMount {
+        name: SUPERVISOR_VOLUME.into(),
+        mount_path: supervisor_dir.clone(),
+        read_only: Some(true),
+        ..Default::default()
+    }];
+    if has_token {
+        volumes.push(Volume {
+            name: TOKEN_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(identity.token_secret_name()),
+                default_mode: Some(0o400),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: TOKEN_VOLUME.into(),
+            mount_path: TOKEN_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    for (i, m) in driver_cfg.volume_mounts.iter().enumerate() {
+        let name = format!("user-volume-{i}");
+        volumes.push(Volume {
+            name: name.clone(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: m.claim_name.clone(),
+                read_only: Some(m.read_only),
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name,
+            mount_path: m.mount_path.clone(),
+            sub_path: m.sub_path.clone(),
+            read_only: Some(m.read_only),
+            ..Default::default()
+        });
+    }
+
+    let pull_policy = config.image_pull_policy.map(|p| p.as_k8s().to_string());
+    let supervisor_install = Container {
+        name: SUPERVISOR_INIT_CONTAINER.into(),
+        image: Some(config.supervisor_image.clone()),
+        image_pull_policy: pull_policy.clone(),
+        // The supervisor copies itself: the image needs no shell and no cp.
+        command: Some(vec![
+            config.supervisor_binary_path.clone(),
+            "copy-self".into(),
+            format!("{supervisor_dir}/{SUPERVISOR_FILE}"),
+        ]),
+        volume_mounts: Some(vec![VolumeMount {
+            name: SUPERVISOR_VOLUME.into(),
+            mount_path: supervisor_dir.clone(),
+            ..Default::default()
+        }]),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let agent = Container {
+        name: AGENT_CONTAINER.into(),
+        image: Some(image),
+        image_pull_policy: pull_policy,
+        // The supervisor is the entrypoint; it starts the user's command from
+        // OPENSHELL_MAIN_PROCESS_SPEC inside its isolation.
+        command: Some(vec![format!("{supervisor_dir}/{SUPERVISOR_FILE}")]),
+        env: Some(env),
+        volume_mounts: Some(mounts),
+        resources: Some(resources),
+        security_context: Some(SecurityContext {
+            run_as_user: Some(0),
+            run_as_non_root: Some(false),
+            privileged: Some(false),
+            capabilities: Some(Capabilities {
+                add: Some(AGENT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+
+    let pod_spec = PodSpec {
+        init_containers: Some(vec![supervisor_install]),
+        containers: vec![agent],
+        volumes: Some(volumes),
+        restart_policy: Some("Never".into()),
+        automount_service_account_token: Some(false),
+        service_account_name: (!config.sandbox_service_account.is_empty())
+            .then(|| config.sandbox_service_account.clone()),
+        image_pull_secrets: (!config.image_pull_secrets.is_empty()).then(|| {
+            config
+                .image_pull_secrets
+                .iter()
+                .map(|n| LocalObjectReference { name: n.clone() })
+                .collect()
+        }),
+        runtime_class_name: platform.runtime_class_name.clone(),
+        node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
+        tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
+        host_users: platform.host_users,
+        ..Default::default()
+    };
+
+    let annotations = identity_annotations(&identity);
+    let manifest = SandboxManifest {
+        api_version: api.api_version(),
+        kind: SANDBOX_KIND.into(),
+        metadata: ObjectMeta {
+            name: Some(identity.object_name.clone()),
+            namespace: Some(identity.namespace.clone()),
+            labels: Some(labels.clone()),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
+        spec: SandboxSpec {
+            pod_template: PodTemplate {
+                metadata: PodMetadata {
+                    labels,
+                    annotations: platform.annotations.clone(),
+                },
+                spec: pod_spec,
+            },
+            operating_mode: (api == SandboxApiVersion::V1beta1).then(|| "Running".to_string()),
+            replicas: (api == SandboxApiVersion::V1alpha1).then_some(1),
+            service: None,
+        },
+    };
+    let token_secret = has_token.then(|| token_secret(&identity, &config.gateway_id, &spec.sandbox_token));
+    Ok(RenderedSandbox {
+        identity,
+        manifest,
+        token_secret,
+    })
+}
+
+/// The ids mirrored as annotations, as upstream does, for tools that read annotations only.
+fn identity_annotations(identity: &SandboxIdentity) -> BTreeMap<String, String> {
+    use crate::kubernetes::identity::{LABEL_SANDBOX_ID, LABEL_SANDBOX_NAME, LABEL_WORKSPACE};
+    BTreeMap::from([
+        (LABEL_SANDBOX_ID.to_string(), identity.id.clone()),
+        (LABEL_SANDBOX_NAME.to_string(), identity.name.clone()),
+        (LABEL_WORKSPACE.to_string(), identity.workspace.clone()),
+    ])
+}
+
+/// Template labels first, then the driver's, which win.
+fn merged_labels(
+    template: &std::collections::HashMap<String, String>,
+    identity: &SandboxIdentity,
+    gateway_id: &str,
+) -> Result<BTreeMap<String, String>, DriverError> {
+    let mut labels = BTreeMap::new();
+    for (k, v) in template {
+        validate_label_key("template.labels", k)?;
+        validate_label_value("template.labels", k, v)?;
+        labels.insert(k.clone(), v.clone());
+    }
+    labels.extend(driver_labels(identity, gateway_id));
+    Ok(labels)
+}
+
+/// Template env, then spec env, then the driver's `OPENSHELL_*` values; sorted by name.
+fn environment(
+    request: &DriverSandbox,
+    identity: &SandboxIdentity,
+    config: &DriverConfig,
+    token_file: Option<&str>,
+) -> Result<Vec<EnvVar>, DriverError> {
+    let spec = request.spec.clone().unwrap_or_default();
+    let template = spec.template.clone().unwrap_or_default();
+    let mut env = BTreeMap::new();
+    for (field, source) in [
+        ("template.environment", &template.environment),
+        ("spec.environment", &spec.environment),
+    ] {
+        for (k, v) in source {
+            validate_env_name(field, k)?;
+            env.insert(k.clone(), v.clone());
+        }
+    }
+    let process = serde_json::json!({"version": 1, "command": spec.command, "tty": spec.tty});
+    env.insert("OPENSHELL_SANDBOX_ID".into(), identity.id.clone());
+    env.insert("OPENSHELL_SANDBOX".into(), identity.name.clone());
+    env.insert("OPENSHELL_MAIN_PROCESS_SPEC".into(), process.to_string());
+    if !config.gateway_endpoint.is_empty() {
+        env.insert("OPENSHELL_ENDPOINT".into(), config.gateway_endpoint.clone());
+    }
+    if !spec.log_level.is_empty() {
+        env.insert("OPENSHELL_LOG_LEVEL".into(), spec.log_level.clone());
+    }
+    if let Some(path) = token_file {
+        env.insert("OPENSHELL_SANDBOX_TOKEN_FILE".into(), path.to_string());
+    }
+    Ok(env
+        .into_iter()
+        .map(|(name, value)| EnvVar {
+            name,
+            value: Some(value),
+            value_from: None,
+        })
+        .collect())
+}
+
+/// Typed cpu/memory, then `resources_raw`, then `driver_config.agent_resources`, then the GPU.
+/// A missing request defaults to its limit; a request above its limit is rejected here rather
+/// than by admission.
+fn resources(
+    spec: &crate::proto::DriverSandboxSpec,
+    platform: &PlatformConfig,
+    agent: Option<&RawResources>,
+) -> Result<ResourceRequirements, DriverError> {
+    let typed = spec
+        .template
+        .as_ref()
+        .and_then(|t| t.resources.clone())
+        .unwrap_or_default();
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    for (field, is_request, name, value) in [
+        ("resources.cpu_request", true, "cpu", &typed.cpu_request),
+        ("resources.memory_request", true, "memory", &typed.memory_request),
+        ("resources.cpu_limit", false, "cpu", &typed.cpu_limit),
+        ("resources.memory_limit", false, "memory", &typed.memory_limit),
+    ] {
+        if !value.is_empty() {
+            validate_quantity(field, value)?;
+            let map = if is_request { &mut requests } else { &mut limits };
+            map.insert(name.to_string(), value.clone());
+        }
+    }
+    for raw in [platform.resources_raw.as_ref(), agent].into_iter().flatten() {
+        requests.extend(raw.requests.clone());
+        limits.extend(raw.limits.clone());
+    }
+    if let Some(gpu) = spec.resource_requirements.as_ref().and_then(|r| r.gpu.as_ref()) {
+        let count = gpu_count(gpu)?;
+        limits.insert(GPU_RESOURCE.to_string(), count.to_string());
+    }
+    for (name, limit) in &limits {
+        match requests.get(name) {
+            None => {
+                if name != GPU_RESOURCE {
+                    requests.insert(name.clone(), limit.clone());
+                }
+            }
+            Some(request) => {
+                let (r, l) = (validate_quantity(name, request)?, validate_quantity(name, limit)?);
+                if r > l {
+                    return Err(DriverError::invalid(format!(
+                        "resources: {name} request {request} is above its limit {limit}"
+                    )));
+                }
+            }
+        }
+    }
+    let to_q =
+        |m: BTreeMap<String, String>| (!m.is_empty()).then(|| m.into_iter().map(|(k, v)| (k, Quantity(v))).collect());
+    Ok(ResourceRequirements {
+        requests: to_q(requests),
+        limits: to_q(limits),
+        ..Default::default()
+    })
+}
+
+/// A GPU request without a count means one GPU; zero is a mistake.
+pub fn gpu_count(gpu: &crate::proto::GpuResourceRequirements) -> Result<u32, DriverError> {
+    match gpu.count {
+        None => Ok(1),
+        Some(0) => Err(DriverError::invalid(
+            "resource_requirements.gpu.count must be at least 1",
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+/// The Secret that carries the sandbox token. The token is its only data: it appears in no
+/// label, annotation or env value.
+fn token_secret(identity: &SandboxIdentity, gateway_id: &str, token: &str) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(identity.token_secret_name()),
+            namespace: Some(identity.namespace.clone()),
+            labels: Some(driver_labels(identity, gateway_id)),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        string_data: Some(BTreeMap::from([(TOKEN_KEY.to_string(), token.to_string())])),
+        immutable: Some(true),
+        ..Default::default()
+    }
+}
+
+/// The owner reference that makes the garbage collector delete `child` with the Sandbox.
+pub fn owned_by_sandbox(api: SandboxApiVersion, name: &str, uid: &str) -> OwnerReference {
+    OwnerReference {
+        api_version: api.api_version(),
+        kind: SANDBOX_KIND.into(),
+        name: name.into(),
+        uid: uid.into(),
+        controller: Some(false),
+        block_owner_deletion: Some(false),
+    }
+}

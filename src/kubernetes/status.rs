@@ -1,0 +1,251 @@
+//! Status: a Sandbox object (as the API server stores it) becomes the gateway's snapshot.
+//! Only fields the agent-sandbox CRD really has are read.
+
+use kube::api::DynamicObject;
+use serde::Deserialize;
+
+use crate::kubernetes::identity::{LABEL_SANDBOX_ID, LABEL_SANDBOX_NAME, LABEL_WORKSPACE, POD_NAME_ANNOTATION};
+use crate::proto::{DriverCondition, DriverSandbox, DriverSandboxStatus};
+use crate::provisioner::SandboxEndpoint;
+
+/// The subset of `status` of agents.x-k8s.io Sandboxes (v1alpha1 and v1beta1 alike).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SandboxStatus {
+    #[serde(default)]
+    conditions: Vec<Condition>,
+    #[serde(default, rename = "podIPs")]
+    pod_ips: Vec<String>,
+    #[serde(default)]
+    node_name: String,
+    #[serde(default, rename = "serviceFQDN")]
+    service_fqdn: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Condition {
+    #[serde(rename = "type")]
+    type_: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    last_transition_time: String,
+}
+
+/// Everything the driver derives from one Sandbox object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxView {
+    pub snapshot: DriverSandbox,
+    pub endpoint: SandboxEndpoint,
+    pub namespace: String,
+    pub object_name: String,
+    pub uid: String,
+    /// `Suspended=True`: the workload is really stopped.
+    pub suspended: bool,
+}
+
+impl SandboxView {
+    pub fn id(&self) -> &str {
+        &self.snapshot.id
+    }
+
+    /// The phase the gateway derives, for metrics (bounded label values).
+    pub fn phase(&self) -> &'static str {
+        let status = self.snapshot.status.as_ref();
+        if status.is_some_and(|s| s.deleting) {
+            return "deleting";
+        }
+        if self.suspended {
+            return "stopped";
+        }
+        let ready = status.and_then(|s| s.conditions.iter().find(|c| c.r#type == "Ready"));
+        match ready.map(|c| (c.status.as_str(), c.reason.as_str())) {
+            Some(("True", _)) => "ready",
+            Some(("False", reason)) if !TRANSIENT_REASONS.contains(&reason) => "error",
+            _ => "provisioning",
+        }
+    }
+}
+
+/// Ready=False reasons the gateway treats as still provisioning.
+pub const TRANSIENT_REASONS: [&str; 8] = [
+    "ReconcilerError",
+    "DependenciesNotReady",
+    "SupervisorNotConnected",
+    "Starting",
+    "ContainerStarting",
+    "ContainerCreated",
+    "HealthcheckStarting",
+    "InspectFailed",
+];
+
+/// Maps a Sandbox to the gateway's view; `None` for objects without our id label.
+pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
+    let labels = obj.metadata.labels.as_ref()?;
+    let id = labels.get(LABEL_SANDBOX_ID)?.clone();
+    let name = labels.get(LABEL_SANDBOX_NAME).cloned().unwrap_or_default();
+    let workspace = labels.get(LABEL_WORKSPACE).cloned().unwrap_or_default();
+    let object_name = obj.metadata.name.clone().unwrap_or_default();
+    let namespace = obj.metadata.namespace.clone().unwrap_or_default();
+    // A malformed status must not hide the sandbox: it is reported without conditions.
+    let status: SandboxStatus = obj
+        .data
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or_default();
+    let instance_id = obj
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(POD_NAME_ANNOTATION))
+        .cloned()
+        .unwrap_or_else(|| object_name.clone());
+    let suspended = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Suspended" && c.status == "True");
+    let conditions = status
+        .conditions
+        .iter()
+        .map(|c| DriverCondition {
+            r#type: c.type_.clone(),
+            status: c.status.clone(),
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+            last_transition_time: c.last_transition_time.clone(),
+        })
+        .collect();
+    let snapshot = DriverSandbox {
+        id,
+        name,
+        namespace: namespace.clone(),
+        workspace,
+        spec: None,
+        status: Some(DriverSandboxStatus {
+            sandbox_name: object_name.clone(),
+            instance_id: instance_id.clone(),
+            agent_fd: String::new(),
+            sandbox_fd: String::new(),
+            conditions,
+            deleting: obj.metadata.deletion_timestamp.is_some(),
+        }),
+    };
+    let endpoint = SandboxEndpoint {
+        pod_ips: status.pod_ips,
+        service_fqdn: status.service_fqdn,
+        node_name: status.node_name,
+        route_host: String::new(),
+        instance_id,
+    };
+    Some(SandboxView {
+        snapshot,
+        endpoint,
+        namespace,
+        object_name,
+        uid: obj.metadata.uid.clone().unwrap_or_default(),
+        suspended,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(status: serde_json::Value, extra_meta: serde_json::Value) -> DynamicObject {
+        let mut meta = json!({
+            "name": "default--dev", "namespace": "openshell-system", "uid": "u-1",
+            "labels": {LABEL_SANDBOX_ID: "id-1", LABEL_SANDBOX_NAME: "dev", LABEL_WORKSPACE: "default"}
+        });
+        if let (Some(m), Some(extra)) = (meta.as_object_mut(), extra_meta.as_object()) {
+            m.extend(extra.clone());
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "agents.x-k8s.io/v1beta1", "kind": "Sandbox",
+            "metadata": meta, "spec": {}, "status": status
+        }))
+        .expect("object")
+    }
+
+    fn cond(t: &str, s: &str, r: &str) -> serde_json::Value {
+        json!({"type": t, "status": s, "reason": r, "message": "m", "lastTransitionTime": "2026-01-01T00:00:00Z"})
+    }
+
+    #[test]
+    fn phases_follow_the_gateway_rules() {
+        let cases = [
+            (json!({}), json!({}), "provisioning"),
+            (
+                json!({"conditions": [cond("Ready", "True", "DependenciesReady")]}),
+                json!({}),
+                "ready",
+            ),
+            (
+                json!({"conditions": [cond("Ready", "False", "DependenciesNotReady")]}),
+                json!({}),
+                "provisioning",
+            ),
+            (
+                json!({"conditions": [cond("Ready", "False", "PodFailed")]}),
+                json!({}),
+                "error",
+            ),
+            (json!({"conditions": [cond("Ready", "False", "")]}), json!({}), "error"),
+            (
+                json!({"conditions": [cond("Ready", "Unknown", "")]}),
+                json!({}),
+                "provisioning",
+            ),
+            (
+                json!({"conditions": [cond("Suspended", "True", "PodTerminated"), cond("Ready", "False", "SandboxSuspended")]}),
+                json!({}),
+                "stopped",
+            ),
+            (
+                json!({"conditions": [cond("Ready", "True", "")]}),
+                json!({"deletionTimestamp": "2026-01-01T00:00:00Z"}),
+                "deleting",
+            ),
+            (json!("garbage"), json!({}), "provisioning"),
+        ];
+        for (status, meta, want) in cases {
+            let view = sandbox_view(&object(status.clone(), meta)).expect("ours");
+            assert_eq!(view.phase(), want, "{status}");
+        }
+    }
+
+    #[test]
+    fn snapshot_echoes_identity_and_status() {
+        let status = json!({
+            "conditions": [cond("Ready", "True", "DependenciesReady"), cond("PodScheduled", "True", "PodScheduled")],
+            "podIPs": ["10.244.0.7"], "nodeName": "node-a",
+            "serviceFQDN": "default--dev.openshell-system.svc.cluster.local", "selector": "x=y"
+        });
+        let view = sandbox_view(&object(status, json!({"annotations": {POD_NAME_ANNOTATION: "pod-x"}}))).expect("ours");
+        assert_eq!(view.snapshot.id, "id-1");
+        assert_eq!(view.snapshot.name, "dev");
+        let s = view.snapshot.status.clone().expect("status");
+        assert_eq!(s.instance_id, "pod-x");
+        assert_eq!(s.sandbox_name, "default--dev");
+        assert_eq!(s.conditions.len(), 2);
+        assert_eq!(s.conditions[0].last_transition_time, "2026-01-01T00:00:00Z");
+        assert!(!s.deleting);
+        assert_eq!(view.endpoint.pod_ips, vec!["10.244.0.7"]);
+        assert_eq!(view.endpoint.node_name, "node-a");
+        assert_eq!(view.uid, "u-1");
+    }
+
+    #[test]
+    fn instance_defaults_to_object_name_and_foreign_objects_are_skipped() {
+        let view = sandbox_view(&object(json!({}), json!({}))).expect("ours");
+        assert_eq!(view.endpoint.instance_id, "default--dev");
+        let mut foreign = object(json!({}), json!({}));
+        foreign.metadata.labels = None;
+        assert!(sandbox_view(&foreign).is_none());
+    }
+}

@@ -1,0 +1,12 @@
+//! openshell-driver-openshift: an out-of-process OpenShell compute driver that provisions
+//! sandboxes as kubernetes-sigs/agent-sandbox `Sandbox` objects, with OpenShift support.
+
+pub mod config;
+pub mod enricher;
+pub mod error;
+pub mod kubernetes;
+pub mod metrics;
+pub mod proto;
+pub mod provisioner;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,65 @@
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use openshell_driver_openshift::config::DriverConfig;
+use openshell_driver_openshift::enricher::NoopEnricher;
+use openshell_driver_openshift::kubernetes::KubeProvisioner;
+use openshell_driver_openshift::metrics::NoopMetrics;
+use openshell_driver_openshift::server::{self, DriverSocket};
+use openshell_driver_openshift::telemetry;
+
+/// OpenShell compute driver for OpenShift and Kubernetes.
+///
+/// Without a subcommand it serves the ComputeDriver gRPC API on --socket (like `serve`).
+#[derive(Debug, Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    driver: DriverConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the ComputeDriver API on a Unix socket (the default).
+    Serve(DriverConfig),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Some(Command::Serve(config)) => runtime.block_on(serve(config)),
+        None => runtime.block_on(serve(cli.driver)),
+    }
+}
+
+async fn serve(config: DriverConfig) -> anyhow::Result<()> {
+    telemetry::init(config.log_format, &config.log_level)?;
+    let config = Arc::new(config);
+    let shutdown = server::shutdown_on_signals()?;
+    let socket = DriverSocket::bind(&config.socket, &config.allow_peer_uid)?;
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes configuration found (in-cluster, KUBECONFIG or ~/.kube/config)")?;
+    let metrics = Arc::new(NoopMetrics);
+    let provisioner = KubeProvisioner::start(
+        Arc::clone(&config),
+        client,
+        Arc::new(NoopEnricher),
+        metrics.clone(),
+        shutdown.clone(),
+    );
+    server::serve(
+        socket,
+        provisioner,
+        metrics,
+        config.default_image.clone(),
+        shutdown,
+        config.shutdown_grace,
+    )
+    .await
+}

@@ -31,6 +31,8 @@ use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
 
 const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(10);
+/// How long a sandbox call waits for a backend that is not ready yet.
+const STARTUP_WAIT: Duration = Duration::from_secs(2);
 
 pub struct KubeProvisioner {
     config: Arc<DriverConfig>,
@@ -161,15 +163,18 @@ impl KubeProvisioner {
         }
     }
 
-    /// The served Sandbox version, or why sandbox calls cannot be served now.
-    fn ready_api(&self) -> Result<SandboxApiVersion, DriverError> {
+    /// The served Sandbox version, or why sandbox calls cannot be served now. A call made
+    /// while the driver is still connecting waits briefly instead of failing at once.
+    async fn ready_api(&self) -> Result<SandboxApiVersion, DriverError> {
+        let mut backend = self.backend.subscribe();
+        let _ = tokio::time::timeout(STARTUP_WAIT, backend.wait_for(|r| *r == Readiness::Ready)).await;
         self.backend.borrow().check()?;
         (*self.api.borrow()).ok_or_else(|| DriverError::Unavailable("Sandbox API not discovered yet".into()))
     }
 
     /// Waits (bounded) for the cache's first full list.
     async fn synced(&self) -> Result<SandboxApiVersion, DriverError> {
-        let version = self.ready_api()?;
+        let version = self.ready_api().await?;
         if self
             .cache
             .wait_until(self.config.kube_api_timeout, |i| i.synced())
@@ -316,7 +321,7 @@ impl SandboxProvisioner for KubeProvisioner {
             .and_then(|r| r.gpu.as_ref());
         if let Some(gpu) = gpu {
             let count = gpu_count(gpu)?;
-            self.ready_api()?;
+            self.ready_api().await?;
             let nodes: Api<Node> = Api::all(self.kube.client.clone());
             let list = self
                 .kube
@@ -328,7 +333,7 @@ impl SandboxProvisioner for KubeProvisioner {
     }
 
     async fn create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
-        let version = self.ready_api()?;
+        let version = self.ready_api().await?;
         let mut rendered = self.render(sandbox, version)?;
         self.enricher.enrich(sandbox, &mut rendered.manifest).await?;
         let identity = rendered.identity.clone();
@@ -407,7 +412,7 @@ impl SandboxProvisioner for KubeProvisioner {
     }
 
     async fn stop(&self, target: &SandboxRef) -> Result<(), DriverError> {
-        let version = self.ready_api()?;
+        let version = self.ready_api().await?;
         let view = self.cached(target).await?;
         if !view.suspended {
             let patch = Patch::Merge(version.running_patch(false));
@@ -440,7 +445,7 @@ impl SandboxProvisioner for KubeProvisioner {
     }
 
     async fn start(&self, target: &SandboxRef) -> Result<(), DriverError> {
-        let version = self.ready_api()?;
+        let version = self.ready_api().await?;
         let view = self.cached(target).await?;
         let patch = Patch::Merge(version.running_patch(true));
         self.kube
@@ -518,7 +523,7 @@ impl SandboxProvisioner for KubeProvisioner {
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Ok(()),
             WorkspaceMode::Managed => {
-                self.ready_api()?;
+                self.ready_api().await?;
                 self.ensure_namespace(workspace).await
             }
         }
@@ -529,7 +534,7 @@ impl SandboxProvisioner for KubeProvisioner {
         if self.config.workspace_mode == WorkspaceMode::Shared {
             return Ok(());
         }
-        self.ready_api()?;
+        self.ready_api().await?;
         let name = workspace_namespace(&self.config, workspace);
         let namespaces: Api<Namespace> = Api::all(self.kube.client.clone());
         let existing = match self.kube.call("get", "namespaces", namespaces.get(&name)).await {

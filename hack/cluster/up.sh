@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Starts a real Kubernetes control plane on 127.0.0.1 without Docker: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kwok (two fake nodes) and the agent-sandbox
+# controller, with generated PKI, in one per-run directory.
+#
+#   hack/cluster/up.sh [DIR]     default DIR: .cluster/ in the repository
+# Prints `export KUBECONFIG=...`; stop with hack/cluster/down.sh [DIR].
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/versions.env"
+dir=$(mkdir -p "${1:-$repo/.cluster}" && cd "${1:-$repo/.cluster}" && pwd)
+start=$(date +%s)
+log() { printf '[cluster-up %3ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
+
+if [ -s "$dir/pids" ]; then
+  echo "a cluster is already recorded in $dir (run hack/cluster/down.sh $dir first)" >&2
+  exit 1
+fi
+bin=$("$here/build.sh")
+cache=$(dirname "$bin")
+crds=$(cat "$cache/agent-sandbox-crds-$AGENT_SANDBOX_VERSION.path")
+b() { echo "$bin/$1-$2"; }
+KUBECTL=$(b kubectl "$KUBE_VERSION")
+mkdir -p "$dir/pki" "$dir/logs" "$dir/etcd"
+: >"$dir/pids"
+
+# If anything below fails, stop what was started so no process outlives the run.
+trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed (rc=$rc); logs in $dir/logs"; "$here/down.sh" "$dir" >/dev/null 2>&1 || true; fi' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+run() { # name command...
+  local name=$1; shift
+  "$@" >"$dir/logs/$name.log" 2>&1 &
+  echo "$! $name" >>"$dir/pids"
+}
+wait_http() { # what url [curl args]
+  local what=$1 url=$2; shift 2
+  for _ in $(seq 1 240); do
+    if curl -fsS --max-time 2 "$@" "$url" >/dev/null 2>&1; then log "$what healthy"; return 0; fi
+    sleep 0.5
+  done
+  log "$what did not become healthy at $url"; tail -n 20 "$dir/logs/$what.log" >&2 || true; return 1
+}
+
+log "generating PKI in $dir/pki"
+(
+  cd "$dir/pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=openshell-test-ca" 2>/dev/null
+  cat >apiserver.ext <<EXT
+subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1
+extendedKeyUsage=serverAuth
+EXT
+  openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" 2>/dev/null
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 2 -extfile apiserver.ext 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >client.ext
+  openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=admin" 2>/dev/null
+  openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 2 -extfile client.ext 2>/dev/null
+  openssl genrsa -out sa.key 2048 2>/dev/null
+  openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+)
+
+etcd_port=$(free_port); etcd_peer=$(free_port); api_port=$(free_port)
+kcm_port=$(free_port); sched_port=$(free_port); kwok_port=$(free_port)
+ctrl_metrics=$(free_port); ctrl_health=$(free_port)
+cat >"$dir/ports.env" <<PORTS
+ETCD_PORT=$etcd_port
+API_PORT=$api_port
+PORTS
+
+kubeconfig="$dir/kubeconfig"
+cat >"$kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $dir/pki/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $dir/pki/admin.crt
+    client-key: $dir/pki/admin.key
+contexts:
+- name: local
+  context: {cluster: local, user: admin}
+current-context: local
+KC
+
+log "starting etcd $ETCD_VERSION"
+run etcd "$(b etcd "$ETCD_VERSION")" --name default --data-dir "$dir/etcd" \
+  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+  --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+  --initial-cluster "default=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync --quota-backend-bytes 2147483648
+wait_http etcd "http://127.0.0.1:$etcd_port/health"
+
+# The apiserver's command line is kept so that tests can restart it (watch-resume test).
+cat >"$dir/apiserver.cmd" <<CMD
+$(b kube-apiserver "$KUBE_VERSION") --etcd-servers=http://127.0.0.1:$etcd_port --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$api_port --tls-cert-file=$dir/pki/apiserver.crt --tls-private-key-file=$dir/pki/apiserver.key --client-ca-file=$dir/pki/ca.crt --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=$dir/pki/sa.pub --service-account-signing-key-file=$dir/pki/sa.key --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount --allow-privileged=true --profiling=false --cert-dir=$dir/pki/apiserver-certs
+CMD
+log "starting kube-apiserver $KUBE_VERSION on 127.0.0.1:$api_port"
+# shellcheck disable=SC2046
+run kube-apiserver $(cat "$dir/apiserver.cmd")
+wait_http kube-apiserver "https://127.0.0.1:$api_port/readyz" --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key"
+
+log "starting kube-controller-manager and kube-scheduler"
+run kube-controller-manager "$(b kube-controller-manager "$KUBE_VERSION")" --kubeconfig="$kubeconfig" --leader-elect=false \
+  --bind-address=127.0.0.1 --secure-port="$kcm_port" --service-account-private-key-file="$dir/pki/sa.key" \
+  --root-ca-file="$dir/pki/ca.crt" --cluster-signing-cert-file="$dir/pki/ca.crt" --cluster-signing-key-file="$dir/pki/ca.key" \
+  --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route' \
+  --concurrent-gc-syncs=10 --cert-dir="$dir/pki/kcm-certs"
+run kube-scheduler "$(b kube-scheduler "$KUBE_VERSION")" --kubeconfig="$kubeconfig" --leader-elect=false \
+  --bind-address=127.0.0.1 --secure-port="$sched_port" --cert-dir="$dir/pki/sched-certs"
+wait_http kube-controller-manager "https://127.0.0.1:$kcm_port/healthz" -k
+wait_http kube-scheduler "https://127.0.0.1:$sched_port/healthz" -k
+
+log "starting kwok $KWOK_VERSION"
+kwok_stages=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage
+[ -d "$kwok_stages" ] || (cd "$cache/src/kwok-$KWOK_VERSION" && go mod download "sigs.k8s.io/kwok@$KWOK_VERSION")
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+         pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  cat "$kwok_stages/$f"; echo "---"
+done >"$dir/kwok-stages.yaml"
+run kwok "$(b kwok "$KWOK_VERSION")" --kubeconfig="$kubeconfig" --manage-all-nodes=true --cidr=10.244.0.0/16 \
+  --node-ip=127.0.0.1 --node-lease-duration-seconds=40 --config="$dir/kwok-stages.yaml" --server-address="127.0.0.1:$kwok_port"
+wait_http kwok "http://127.0.0.1:$kwok_port/healthz"
+
+k() { "$KUBECTL" --kubeconfig="$kubeconfig" "$@"; }
+log "creating fake nodes (node-plain; node-gpu with nvidia.com/gpu: 2)"
+k apply -f "$here/manifests/nodes.yaml" >/dev/null
+k wait --for=condition=Ready node/node-plain node/node-gpu --timeout=60s >/dev/null
+
+log "installing the agent-sandbox $AGENT_SANDBOX_VERSION CRDs from $crds"
+k apply --server-side -f "$crds" >/dev/null
+k wait --for=condition=Established crd --all --timeout=60s >/dev/null
+k create namespace agent-sandbox-system >/dev/null
+
+log "starting agent-sandbox-controller $AGENT_SANDBOX_VERSION"
+# Webhooks off: the apiserver cannot reach a webhook Service without kube-proxy, and the
+# driver uses v1beta1, the storage version, which needs no conversion.
+run agent-sandbox-controller "$(b agent-sandbox-controller "$AGENT_SANDBOX_VERSION")" --kubeconfig="$kubeconfig" \
+  --leader-elect=false --enable-webhook=false --manage-webhook-certs=false \
+  --metrics-bind-address="127.0.0.1:$ctrl_metrics" --health-probe-bind-address="127.0.0.1:$ctrl_health"
+wait_http agent-sandbox-controller "http://127.0.0.1:$ctrl_health/readyz"
+
+trap - EXIT
+log "cluster ready in $(( $(date +%s) - start ))s"
+echo "export KUBECONFIG=$kubeconfig"

@@ -1,0 +1,134 @@
+//! Access to the local cluster of `hack/cluster/up.sh` for tier 3.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// The cluster named by `KUBECONFIG` (as `make test-integration` sets it) and its kubectl.
+pub struct Cluster {
+    pub kubeconfig: PathBuf,
+    pub kubectl: PathBuf,
+}
+
+impl Cluster {
+    pub fn from_env() -> Self {
+        let kubeconfig = std::env::var_os("KUBECONFIG")
+            .map(PathBuf::from)
+            .expect("tier 3 needs a cluster: run `make test-integration` (it starts one) or set KUBECONFIG");
+        let kubectl = std::env::var_os("KUBECTL")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("kubectl"));
+        Self { kubeconfig, kubectl }
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        client_for(&self.kubeconfig).await
+    }
+
+    /// Runs kubectl as cluster admin; panics with its output on failure.
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
+        self.try_kubectl(args, stdin)
+            .unwrap_or_else(|e| panic!("kubectl {args:?} failed: {e}"))
+    }
+
+    pub fn try_kubectl(&self, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+        use std::io::Write;
+        let mut child = Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawning {}: {e}", self.kubectl.display()))?;
+        if let Some(input) = stdin
+            && let Some(mut pipe) = child.stdin.take()
+        {
+            pipe.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    pub fn create_namespace(&self, name: &str) {
+        self.kubectl(&["create", "namespace", name], None);
+    }
+
+    /// Applies `deploy/rbac.yaml` for `namespace` (without the rule for `drop_resource`, if
+    /// given) and writes a kubeconfig that authenticates as its ServiceAccount.
+    pub fn driver_identity(&self, namespace: &str, dir: &Path, drop_resource: Option<&str>) -> PathBuf {
+        let rbac = rbac_for(namespace, drop_resource);
+        self.kubectl(&["apply", "-f", "-"], Some(&rbac));
+        let token = self.kubectl(
+            &["create", "token", "openshell-driver", "-n", namespace, "--duration=2h"],
+            None,
+        );
+        let admin = Kubeconfig::read_from(&self.kubeconfig).expect("admin kubeconfig");
+        let cluster = admin.clusters[0].cluster.clone().expect("cluster");
+        let server = cluster.server.expect("server");
+        let ca = cluster.certificate_authority.expect("ca");
+        let path = dir.join(format!("driver-{namespace}.kubeconfig"));
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: driver\n  user:\n    token: {}\ncontexts:\n- name: local\n  context: {{cluster: local, user: driver}}\ncurrent-context: local\n",
+            token.trim()
+        );
+        std::fs::write(&path, kubeconfig).expect("write kubeconfig");
+        path
+    }
+}
+
+/// `deploy/rbac.yaml` moved to `namespace`, cluster-scoped names made unique, and optionally
+/// one resource's rule removed (to prove what a missing permission looks like).
+pub fn rbac_for(namespace: &str, drop_resource: Option<&str>) -> String {
+    use serde::Deserialize;
+    use serde_yaml::Value;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml");
+    let text = std::fs::read_to_string(path).expect("deploy/rbac.yaml");
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let mut v = Value::deserialize(doc).expect("yaml");
+        let kind = v["kind"].as_str().unwrap_or_default().to_string();
+        let cluster_scoped = kind.starts_with("Cluster");
+        if cluster_scoped {
+            v["metadata"]["name"] = Value::from(format!("openshell-driver-{namespace}"));
+            if kind == "ClusterRoleBinding" {
+                v["roleRef"]["name"] = Value::from(format!("openshell-driver-{namespace}"));
+            }
+        } else {
+            v["metadata"]["namespace"] = Value::from(namespace);
+        }
+        if let Some(subjects) = v["subjects"].as_sequence_mut() {
+            for s in subjects {
+                s["namespace"] = Value::from(namespace);
+            }
+        }
+        if let (Some(drop), Some(rules)) = (drop_resource, v["rules"].as_sequence_mut()) {
+            rules.retain(|r| {
+                !r["resources"]
+                    .as_sequence()
+                    .is_some_and(|res| res.iter().any(|x| x.as_str() == Some(drop)))
+            });
+        }
+        docs.push(serde_yaml::to_string(&v).expect("yaml"));
+    }
+    docs.join("---\n")
+}
+
+pub async fn client_for(kubeconfig: &Path) -> kube::Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// A namespace name unique to one test.
+pub fn unique_namespace(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}

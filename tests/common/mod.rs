@@ -1,0 +1,206 @@
+//! Helpers shared by the gRPC (tier 2) and integration (tier 3) tests.
+#![allow(dead_code)]
+
+pub mod cluster;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::StreamExt;
+use hyper_util::rt::TokioIo;
+use openshell_driver_openshift::proto::compute_driver_client::ComputeDriverClient;
+use openshell_driver_openshift::proto::watch_sandboxes_event::Payload;
+use openshell_driver_openshift::proto::*;
+use tonic::transport::{Channel, Endpoint};
+
+/// A tonic client over the driver's Unix socket (the authority is meaningless, as for the
+/// gateway).
+pub async fn connect(socket: &Path) -> Result<ComputeDriverClient<Channel>, tonic::transport::Error> {
+    let path = socket.to_path_buf();
+    let channel = Endpoint::from_static("http://driver.invalid")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let path = path.clone();
+            async move { tokio::net::UnixStream::connect(path).await.map(TokioIo::new) }
+        }))
+        .await?;
+    Ok(ComputeDriverClient::new(channel))
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A create request shaped like the real gateway's.
+pub fn sandbox_request(id: &str, name: &str) -> DriverSandbox {
+    DriverSandbox {
+        id: id.into(),
+        name: name.into(),
+        workspace: "default".into(),
+        namespace: String::new(),
+        spec: Some(DriverSandboxSpec {
+            command: vec!["/bin/bash".into(), "-l".into()],
+            tty: true,
+            log_level: "info".into(),
+            sandbox_token: "test-token.not-a-real-jwt".into(),
+            environment: HashMap::from([("GREETING".into(), "hello".into())]),
+            template: Some(DriverSandboxTemplate {
+                image: "registry.example/agent:1".into(),
+                labels: HashMap::from([("team".into(), "ml".into())]),
+                resources: Some(DriverResourceRequirements {
+                    cpu_request: "100m".into(),
+                    memory_limit: "256Mi".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+pub fn with_gpu(mut sandbox: DriverSandbox, count: Option<u32>) -> DriverSandbox {
+    if let Some(spec) = sandbox.spec.as_mut() {
+        spec.resource_requirements = Some(ResourceRequirements {
+            gpu: Some(GpuResourceRequirements { count }),
+        });
+    }
+    sandbox
+}
+
+pub fn condition<'a>(sandbox: &'a DriverSandbox, kind: &str) -> Option<&'a DriverCondition> {
+    sandbox.status.as_ref()?.conditions.iter().find(|c| c.r#type == kind)
+}
+
+pub fn is_ready(sandbox: &DriverSandbox) -> bool {
+    condition(sandbox, "Ready").is_some_and(|c| c.status == "True")
+}
+
+pub fn is_suspended(sandbox: &DriverSandbox) -> bool {
+    condition(sandbox, "Suspended").is_some_and(|c| c.status == "True")
+}
+
+/// A watch stream read event by event with a timeout.
+pub struct Events(pub tonic::Streaming<WatchSandboxesEvent>);
+
+impl Events {
+    pub async fn open(client: &mut ComputeDriverClient<Channel>) -> Self {
+        Self(
+            client
+                .watch_sandboxes(WatchSandboxesRequest {})
+                .await
+                .expect("watch opens")
+                .into_inner(),
+        )
+    }
+
+    pub async fn next(&mut self, within: Duration) -> Option<WatchSandboxesEvent> {
+        match tokio::time::timeout(within, self.0.next()).await {
+            Ok(Some(Ok(e))) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Reads until `want` matches an event (returning it) or `within` passes.
+    pub async fn until(
+        &mut self,
+        within: Duration,
+        want: impl Fn(&WatchSandboxesEvent) -> bool,
+    ) -> Option<WatchSandboxesEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next(left).await?;
+            if want(&event) {
+                return Some(event);
+            }
+        }
+    }
+}
+
+pub fn snapshot_of(event: &WatchSandboxesEvent) -> Option<&DriverSandbox> {
+    match &event.payload {
+        Some(Payload::Sandbox(s)) => s.sandbox.as_ref(),
+        _ => None,
+    }
+}
+
+pub fn deleted_id(event: &WatchSandboxesEvent) -> Option<&str> {
+    match &event.payload {
+        Some(Payload::Deleted(d)) => Some(d.sandbox_id.as_str()),
+        _ => None,
+    }
+}
+
+/// The driver binary, started as a child process on a private temporary socket.
+pub struct DriverProcess {
+    pub child: std::process::Child,
+    pub socket: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl DriverProcess {
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("run").join("driver.sock");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"));
+        cmd.arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let log = std::fs::File::create(dir.path().join("driver.log")).expect("log file");
+        cmd.stderr(log);
+        let child = cmd.spawn().expect("driver starts");
+        let process = Self { child, socket, dir };
+        for _ in 0..200 {
+            if process.socket.exists() && connect(&process.socket).await.is_ok() {
+                return process;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("driver did not open its socket; log:\n{}", process.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("driver.log")).unwrap_or_default()
+    }
+
+    pub async fn client(&self) -> ComputeDriverClient<Channel> {
+        connect(&self.socket).await.expect("connects")
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        self.child.wait().expect("driver exits")
+    }
+}
+
+impl Drop for DriverProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it returns Some, or panics after `within` with `what`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,510 @@
+//! Tier 3: the driver binary, over its real socket, against a real kube-apiserver with the real
+//! agent-sandbox controller and kwok nodes (`make test-integration` starts them). Every test
+//! runs the driver as a ServiceAccount bound to exactly `deploy/rbac.yaml`, never as admin.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::{Cluster, unique_namespace};
+use common::*;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, DynamicObject, ListParams};
+use openshell_driver_openshift::kubernetes::client::sandbox_resource;
+use openshell_driver_openshift::kubernetes::render::SandboxApiVersion;
+use openshell_driver_openshift::proto::*;
+use serde_json::json;
+
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+/// One namespace, one restricted driver.
+struct Env {
+    cluster: Cluster,
+    namespace: String,
+    driver: DriverProcess,
+    kube: kube::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start() -> Self {
+        Self::start_with(None, &[]).await
+    }
+
+    async fn start_with(drop_permission: Option<&str>, extra_args: &[&str]) -> Self {
+        let cluster = Cluster::from_env();
+        let namespace = unique_namespace("t3");
+        cluster.create_namespace(&namespace);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = cluster.driver_identity(&namespace, dir.path(), drop_permission);
+        let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+        let mut args = vec![
+            "--namespace",
+            &namespace,
+            "--gateway-id",
+            &namespace,
+            "--gateway-endpoint",
+            "https://gateway.test:8443",
+        ];
+        args.extend_from_slice(extra_args);
+        let driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig)]).await;
+        let kube = cluster.client().await;
+        Self {
+            cluster,
+            namespace,
+            driver,
+            kube,
+            _dir: dir,
+        }
+    }
+
+    fn sandboxes(&self) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            self.kube.clone(),
+            &self.namespace,
+            &sandbox_resource(SandboxApiVersion::V1beta1),
+        )
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.kube.clone(), &self.namespace)
+    }
+
+    fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.kube.clone(), &self.namespace)
+    }
+
+    async fn create(&self, id: &str, name: &str) {
+        let mut client = self.driver.client().await;
+        let sandbox = sandbox_request(id, name);
+        client
+            .validate_sandbox_create(ValidateSandboxCreateRequest {
+                sandbox: Some(sandbox.clone()),
+            })
+            .await
+            .expect("validates");
+        client
+            .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
+            .await
+            .expect("creates");
+    }
+
+    async fn get(&self, id: &str) -> Result<DriverSandbox, tonic::Status> {
+        let mut client = self.driver.client().await;
+        let r = client
+            .get_sandbox(GetSandboxRequest {
+                sandbox_id: id.into(),
+                sandbox_name: String::new(),
+            })
+            .await?;
+        Ok(r.into_inner().sandbox.expect("sandbox"))
+    }
+
+    async fn wait_ready(&self, id: &str) -> DriverSandbox {
+        eventually(
+            READY_WITHIN,
+            &format!("sandbox {id} Ready through GetSandbox"),
+            || async { self.get(id).await.ok().filter(is_ready) },
+        )
+        .await
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self
+            .cluster
+            .try_kubectl(&["delete", "namespace", &self.namespace, "--wait=false"], None);
+        let _ = self.cluster.try_kubectl(
+            &[
+                "delete",
+                "clusterrole,clusterrolebinding",
+                &format!("openshell-driver-{}", self.namespace),
+                "--wait=false",
+            ],
+            None,
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn create_renders_the_cr_and_reaches_ready_everywhere() {
+    let env = Env::start().await;
+    let mut client = env.driver.client().await;
+    let mut watch = Events::open(&mut client).await;
+    let id = new_id();
+    env.create(&id, "alpha").await;
+
+    let cr = env.sandboxes().get("default--alpha").await.expect("Sandbox stored");
+    let labels = cr.metadata.labels.clone().expect("labels");
+    assert_eq!(labels["openshell.ai/sandbox-id"], id);
+    assert_eq!(labels["openshell.ai/managed-by"], "openshell");
+    assert_eq!(labels["kagenti.io/type"], "agent");
+    let spec = &cr.data["spec"];
+    assert_eq!(
+        spec["podTemplate"]["metadata"]["labels"]["openshell.ai/sandbox-id"],
+        json!(id)
+    );
+    assert_eq!(
+        spec["podTemplate"]["spec"]["initContainers"][0]["name"],
+        json!("openshell-supervisor-install")
+    );
+    let volumes = spec["podTemplate"]["spec"]["volumes"].as_array().expect("volumes");
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["name"] == "openshell-supervisor" && v.get("emptyDir").is_some())
+    );
+    assert!(
+        !serde_json::to_string(&cr)
+            .expect("json")
+            .contains("test-token.not-a-real-jwt"),
+        "token in the CR"
+    );
+
+    let secret = env
+        .secrets()
+        .get(&format!("default--alpha-openshell-token"))
+        .await
+        .expect("token Secret");
+    let owner = &secret.metadata.owner_references.expect("owner")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("Sandbox", cr.metadata.uid.as_deref().unwrap_or_default())
+    );
+
+    let pod = eventually(READY_WITHIN, "the controller's Pod", || async {
+        env.pods().get_opt("default--alpha").await.ok().flatten()
+    })
+    .await;
+    assert_eq!(pod.metadata.labels.expect("pod labels")["openshell.ai/sandbox-id"], id);
+
+    let ready = env.wait_ready(&id).await;
+    assert_eq!(ready.id, id);
+    assert_eq!(ready.name, "alpha");
+    let list = client
+        .list_sandboxes(ListSandboxesRequest {})
+        .await
+        .expect("lists")
+        .into_inner()
+        .sandboxes;
+    assert!(list.iter().any(|s| s.id == id && is_ready(s)), "listed as Ready");
+    let seen = watch
+        .until(READY_WITHIN, |e| {
+            snapshot_of(e).is_some_and(|s| s.id == id && is_ready(s))
+        })
+        .await;
+    assert!(
+        seen.is_some(),
+        "watch reported Ready; driver log:\n{}",
+        env.driver.log()
+    );
+
+    // The same create again (the gateway retries) is accepted; another id under the name is not.
+    env.create(&id, "alpha").await;
+    let err = client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox_request(&new_id(), "alpha")),
+        })
+        .await
+        .expect_err("taken");
+    assert_eq!(err.code(), tonic::Code::AlreadyExists);
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn resolve_endpoint_reports_the_pod_ip() {
+    let env = Env::start().await;
+    let id = new_id();
+    env.create(&id, "beta").await;
+    env.wait_ready(&id).await;
+    let pod = env.pods().get("default--beta").await.expect("pod");
+    let pod_ip = pod.status.and_then(|s| s.pod_ip).expect("pod ip");
+    let mut client = env.driver.client().await;
+    let endpoint = eventually(READY_WITHIN, "an endpoint", || {
+        let mut client = client.clone();
+        let id = id.clone();
+        async move {
+            client
+                .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
+                    sandbox_id: id,
+                    sandbox_name: String::new(),
+                })
+                .await
+                .ok()
+        }
+    })
+    .await
+    .into_inner();
+    assert_eq!(endpoint.pod_ips, vec![pod_ip]);
+    assert!(!endpoint.node_name.is_empty());
+    assert_eq!(endpoint.instance_id, "default--beta");
+    let missing = client
+        .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
+            sandbox_id: new_id(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect_err("absent");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn stop_then_start() {
+    let env = Env::start().await;
+    let id = new_id();
+    env.create(&id, "gamma").await;
+    env.wait_ready(&id).await;
+    let mut client = env.driver.client().await;
+    let target = || StopSandboxRequest {
+        sandbox_id: id.clone(),
+        sandbox_name: "gamma".into(),
+    };
+    client.stop_sandbox(target()).await.expect("stops");
+    // Stop returns only once the workload is really stopped.
+    assert!(
+        is_suspended(&env.get(&id).await.expect("get")),
+        "Suspended=True when Stop returns"
+    );
+    eventually(READY_WITHIN, "the Pod gone", || async {
+        env.pods().get_opt("default--gamma").await.ok().filter(Option::is_none)
+    })
+    .await;
+    client.stop_sandbox(target()).await.expect("stop is idempotent");
+
+    client
+        .start_sandbox(StartSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect("starts");
+    client
+        .start_sandbox(StartSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect("start is idempotent");
+    env.wait_ready(&id).await;
+    assert!(
+        env.pods().get_opt("default--gamma").await.expect("get").is_some(),
+        "Pod recreated"
+    );
+    let absent = client
+        .stop_sandbox(StopSandboxRequest {
+            sandbox_id: new_id(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect_err("absent");
+    assert_eq!(absent.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn delete_collects_everything_and_reports_deleted_once() {
+    let env = Env::start().await;
+    let id = new_id();
+    env.create(&id, "delta").await;
+    env.wait_ready(&id).await;
+    let mut client = env.driver.client().await;
+    let mut watch = Events::open(&mut client).await;
+    let req = || DeleteSandboxRequest {
+        sandbox_id: id.clone(),
+        sandbox_name: "delta".into(),
+    };
+    assert!(
+        client
+            .delete_sandbox(req())
+            .await
+            .expect("deletes")
+            .into_inner()
+            .deleted
+    );
+    assert!(
+        watch
+            .until(READY_WITHIN, |e| deleted_id(e) == Some(id.as_str()))
+            .await
+            .is_some(),
+        "deleted event"
+    );
+    eventually(
+        READY_WITHIN,
+        "Sandbox, Pod and token Secret garbage-collected",
+        || async {
+            let gone = env.sandboxes().get_opt("default--delta").await.ok()?.is_none()
+                && env.pods().get_opt("default--delta").await.ok()?.is_none()
+                && env
+                    .secrets()
+                    .get_opt("default--delta-openshell-token")
+                    .await
+                    .ok()?
+                    .is_none();
+            gone.then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !client
+            .delete_sandbox(req())
+            .await
+            .expect("second delete")
+            .into_inner()
+            .deleted
+    );
+    let get = client
+        .get_sandbox(GetSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect_err("gone");
+    assert_eq!(get.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn gpu_validation_uses_real_node_capacity() {
+    let env = Env::start().await;
+    let mut client = env.driver.client().await;
+    for (count, ok) in [(Some(1), true), (Some(2), true), (None, true), (Some(3), false)] {
+        let sandbox = with_gpu(sandbox_request(&new_id(), "gpu"), count);
+        let result = client
+            .validate_sandbox_create(ValidateSandboxCreateRequest { sandbox: Some(sandbox) })
+            .await;
+        match (ok, result) {
+            (true, Ok(_)) => {}
+            (false, Err(status)) => {
+                assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{count:?}");
+                assert!(status.message().contains("nvidia.com/gpu"), "{}", status.message());
+            }
+            (want, got) => panic!("gpu {count:?}: wanted ok={want}, got {got:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn bad_input_gets_the_right_code_and_leaves_nothing() {
+    let env = Env::start().await;
+    let mut client = env.driver.client().await;
+    let mut cases: Vec<(&str, DriverSandbox)> = vec![
+        ("invalid name", sandbox_request(&new_id(), "Not_A_Name")),
+        ("name with --", sandbox_request(&new_id(), "a--b")),
+    ];
+    let mut bad_quantity = sandbox_request(&new_id(), "quantity");
+    if let Some(r) = bad_quantity
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.as_mut())
+        .and_then(|t| t.resources.as_mut())
+    {
+        r.cpu_limit = "two cores".into();
+    }
+    cases.push(("bad quantity", bad_quantity));
+    let mut unknown_key = sandbox_request(&new_id(), "unknown");
+    if let Some(t) = unknown_key.spec.as_mut().and_then(|s| s.template.as_mut()) {
+        t.platform_config =
+            openshell_driver_openshift::kubernetes::request_config::json_to_struct(&json!({"runtime_class": "kata"}));
+    }
+    cases.push(("unknown platform_config key", unknown_key));
+    for (what, sandbox) in cases {
+        let v = client
+            .validate_sandbox_create(ValidateSandboxCreateRequest {
+                sandbox: Some(sandbox.clone()),
+            })
+            .await
+            .expect_err(what);
+        assert_eq!(v.code(), tonic::Code::InvalidArgument, "{what}: {}", v.message());
+        let c = client
+            .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
+            .await
+            .expect_err(what);
+        assert_eq!(c.code(), tonic::Code::InvalidArgument, "{what}: {}", c.message());
+    }
+    let sandboxes = env.sandboxes().list(&ListParams::default()).await.expect("list");
+    let secrets = env
+        .secrets()
+        .list(&ListParams::default().labels("openshell.ai/managed-by=openshell"))
+        .await
+        .expect("list");
+    assert!(
+        sandboxes.items.is_empty() && secrets.items.is_empty(),
+        "nothing left behind"
+    );
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn fifty_sandboxes_at_once_all_reach_ready() {
+    let env = Env::start().await;
+    let ids: Vec<String> = (0..50).map(|_| new_id()).collect();
+    let creates = ids.iter().enumerate().map(|(i, id)| {
+        let socket = env.driver.socket.clone();
+        let id = id.clone();
+        async move {
+            let mut client = connect(&socket).await.expect("connects");
+            client
+                .create_sandbox(CreateSandboxRequest {
+                    sandbox: Some(sandbox_request(&id, &format!("many-{i}"))),
+                })
+                .await
+        }
+    });
+    for result in futures::future::join_all(creates).await {
+        result.expect("create accepted");
+    }
+    let mut client = env.driver.client().await;
+    eventually(Duration::from_secs(180), "50 sandboxes Ready in ListSandboxes", || {
+        let mut client = client.clone();
+        let ids = ids.clone();
+        async move {
+            let list = client
+                .list_sandboxes(ListSandboxesRequest {})
+                .await
+                .ok()?
+                .into_inner()
+                .sandboxes;
+            let ready = ids
+                .iter()
+                .filter(|id| list.iter().any(|s| &s.id == *id && is_ready(s)))
+                .count();
+            (ready == ids.len()).then_some(())
+        }
+    })
+    .await;
+    let list = client
+        .list_sandboxes(ListSandboxesRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .sandboxes;
+    assert_eq!(list.len(), 50);
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn a_missing_permission_is_permission_denied_naming_verb_and_resource() {
+    let env = Env::start_with(Some("secrets"), &[]).await;
+    let mut client = env.driver.client().await;
+    let err = client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox_request(&new_id(), "nope")),
+        })
+        .await
+        .expect_err("denied");
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{}", err.message());
+    assert!(err.message().contains("create secrets"), "{}", err.message());
+    // The half-made Sandbox was removed again.
+    eventually(READY_WITHIN, "the half-made Sandbox removed", || async {
+        env.sandboxes()
+            .get_opt("default--nope")
+            .await
+            .ok()
+            .filter(Option::is_none)
+    })
+    .await;
+}

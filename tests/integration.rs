@@ -165,7 +165,7 @@ async fn create_renders_the_cr_and_reaches_ready_everywhere() {
 
     let secret = env
         .secrets()
-        .get(&format!("default--alpha-openshell-token"))
+        .get("default--alpha-openshell-token")
         .await
         .expect("token Secret");
     let owner = &secret.metadata.owner_references.expect("owner")[0];

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod memory;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,46 @@
+# openshell-driver-openshift — see README.md. Every target works on a fresh machine.
+CARGO ?= cargo
+.DEFAULT_GOAL := build
+.PHONY: build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+
+build:
+	$(CARGO) build --locked
+
+## Python's grpcio-tools runs the shared wire-contract check.
+deps:
+	@python3 -c 'import grpc_tools' 2>/dev/null || python3 -m pip install --quiet grpcio-tools
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+## Tiers 1 and 2 (and the wire check): no cluster needed.
+test: test-unit test-grpc test-wire
+
+test-unit:
+	$(CARGO) test --locked --lib
+
+test-grpc:
+	$(CARGO) test --locked --test grpc
+
+test-wire: deps
+	$(CARGO) test --locked --test wire
+
+## Tier 3 against a real API server; starts the local cluster unless KUBECONFIG is set.
+test-integration:
+	hack/test-integration.sh
+
+test-all: lint test test-integration
+
+cluster-build:
+	hack/cluster/build.sh
+
+cluster-up:
+	@hack/cluster/up.sh
+	@echo "then: export KUBECONFIG=$(CURDIR)/.cluster/kubeconfig CLUSTER_DIR=$(CURDIR)/.cluster"
+
+cluster-down:
+	hack/cluster/down.sh
+
+## What CI runs (.ci/run): the README's test command.
+ci: test-all

@@ -1,0 +1,205 @@
+//! Tier 3, disruptive: these restart the API server and remove the Sandbox CRD, so they run
+//! alone, one after the other (`--test-threads=1`, in name order), after tests/integration.rs.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::cluster::{Cluster, unique_namespace};
+use common::*;
+use openshell_driver_openshift::proto::*;
+
+const WITHIN: Duration = Duration::from_secs(90);
+
+fn cluster_dir() -> String {
+    std::env::var("CLUSTER_DIR")
+        .expect("CLUSTER_DIR: the directory of hack/cluster/up.sh (make test-integration sets it)")
+}
+
+async fn restricted_driver(cluster: &Cluster, namespace: &str, dir: &std::path::Path) -> DriverProcess {
+    cluster.create_namespace(namespace);
+    let kubeconfig = cluster.driver_identity(namespace, dir, None);
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    DriverProcess::start(
+        &["--namespace", namespace, "--gateway-id", namespace],
+        &[("KUBECONFIG", &kubeconfig)],
+    )
+    .await
+}
+
+async fn create_when_possible(driver: &DriverProcess, id: &str, name: &str) {
+    eventually(WITHIN, "a create accepted", || async {
+        let mut client = driver.client().await;
+        client
+            .create_sandbox(CreateSandboxRequest {
+                sandbox: Some(sandbox_request(id, name)),
+            })
+            .await
+            .ok()
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn a_watch_stream_survives_an_api_server_restart_without_losing_changes() {
+    let cluster = Cluster::from_env();
+    let namespace = unique_namespace("t3r");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let driver = restricted_driver(&cluster, &namespace, dir.path()).await;
+    let (a, b) = (new_id(), new_id());
+    create_when_possible(&driver, &a, "before-a").await;
+    create_when_possible(&driver, &b, "before-b").await;
+    let mut client = driver.client().await;
+    let mut watch = Events::open(&mut client).await;
+    for id in [&a, &b] {
+        watch
+            .until(WITHIN, |e| snapshot_of(e).is_some_and(|s| &s.id == id && is_ready(s)))
+            .await
+            .expect("Ready before the restart");
+    }
+
+    let status = Command::new("bash")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/hack/cluster/restart-apiserver.sh"),
+            &cluster_dir(),
+            "3",
+        ])
+        .status()
+        .expect("restart script");
+    assert!(status.success(), "API server restarted");
+    // Changes right after the restart, while the driver's watch is still reconnecting.
+    cluster.kubectl(
+        &[
+            "delete",
+            "sandbox",
+            "default--before-a",
+            "-n",
+            &namespace,
+            "--wait=false",
+        ],
+        None,
+    );
+    let c = new_id();
+    create_when_possible(&driver, &c, "after-c").await;
+
+    let deleted = watch.until(WITHIN, |e| deleted_id(e) == Some(a.as_str())).await;
+    assert!(
+        deleted.is_some(),
+        "the deletion during the reconnect reached the same stream; log:\n{}",
+        driver.log()
+    );
+    let ready = watch
+        .until(WITHIN, |e| snapshot_of(e).is_some_and(|s| s.id == c && is_ready(s)))
+        .await;
+    assert!(
+        ready.is_some(),
+        "the sandbox created after the restart reached the same stream"
+    );
+    let list = client
+        .list_sandboxes(ListSandboxesRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .sandboxes;
+    let mut ids: Vec<_> = list.iter().map(|s| s.id.clone()).collect();
+    ids.sort();
+    let mut want = vec![b.clone(), c.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    let _ = cluster.try_kubectl(&["delete", "namespace", &namespace, "--wait=false"], None);
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn b_missing_crd_is_failed_precondition_until_it_is_installed() {
+    let cluster = Cluster::from_env();
+    let crds = std::env::var("AGENT_SANDBOX_CRDS").expect("AGENT_SANDBOX_CRDS (make test-integration sets it)");
+    cluster.kubectl(
+        &[
+            "delete",
+            "crd",
+            "sandboxes.agents.x-k8s.io",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    let namespace = unique_namespace("t3c");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let driver = restricted_driver(&cluster, &namespace, dir.path()).await;
+    let mut client = driver.client().await;
+
+    // The gateway can still start: capabilities answer.
+    let caps = client
+        .get_capabilities(GetCapabilitiesRequest {})
+        .await
+        .expect("capabilities")
+        .into_inner();
+    assert_eq!(caps.driver_name, "openshift");
+    let err = client
+        .list_sandboxes(ListSandboxesRequest {})
+        .await
+        .expect_err("no CRD");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{}", err.message());
+    assert!(
+        err.message().contains("sandboxes.agents.x-k8s.io") && err.message().contains("install"),
+        "{}",
+        err.message()
+    );
+    let create = client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox_request(&new_id(), "early")),
+        })
+        .await
+        .expect_err("no CRD");
+    assert_eq!(create.code(), tonic::Code::FailedPrecondition);
+
+    cluster.kubectl(&["apply", "--server-side", "-f", &crds], None);
+    cluster.kubectl(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/sandboxes.agents.x-k8s.io",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    eventually(WITHIN, "the driver to find the CRD", || {
+        let mut client = client.clone();
+        async move { client.list_sandboxes(ListSandboxesRequest {}).await.ok() }
+    })
+    .await;
+    let id = new_id();
+    create_when_possible(&driver, &id, "late").await;
+    let got = client
+        .get_sandbox(GetSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await;
+    let got = match got {
+        Ok(r) => r.into_inner().sandbox,
+        Err(_) => {
+            eventually(WITHIN, "the new sandbox in the cache", || {
+                let mut client = client.clone();
+                let id = id.clone();
+                async move {
+                    client
+                        .get_sandbox(GetSandboxRequest {
+                            sandbox_id: id,
+                            sandbox_name: String::new(),
+                        })
+                        .await
+                        .ok()
+                }
+            })
+            .await
+            .into_inner()
+            .sandbox
+        }
+    };
+    assert_eq!(got.expect("sandbox").name, "late");
+    let _ = cluster.try_kubectl(&["delete", "namespace", &namespace, "--wait=false"], None);
+}

@@ -1,7 +1,7 @@
 # openshell-driver-openshift — see README.md. Every target works on a fresh machine.
 CARGO ?= cargo
 .DEFAULT_GOAL := build
-.PHONY: build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+.PHONY: demo build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
 
 build:
 	$(CARGO) build --locked
@@ -18,7 +18,7 @@ lint:
 test: test-unit test-grpc test-wire
 
 test-unit:
-	$(CARGO) test --locked --lib
+	$(CARGO) test --locked --lib --test render_golden
 
 test-grpc:
 	$(CARGO) test --locked --test grpc
@@ -44,3 +44,7 @@ cluster-down:
 
 ## What CI runs (.ci/run): the README's test command.
 ci: test-all
+
+## The driver's main job end to end on a local cluster (README's first command).
+demo:
+	hack/demo.sh

@@ -1,6 +1,7 @@
 //! openshell-driver-openshift: an out-of-process OpenShell compute driver that provisions
 //! sandboxes as kubernetes-sigs/agent-sandbox `Sandbox` objects, with OpenShift support.
 
+pub mod cli;
 pub mod config;
 pub mod enricher;
 pub mod error;

@@ -3,6 +3,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use openshell_driver_openshift::cli::client::{self, ClientArgs};
+use openshell_driver_openshift::cli::render::{self, RenderArgs};
 use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::enricher::NoopEnricher;
 use openshell_driver_openshift::kubernetes::KubeProvisioner;
@@ -26,6 +28,10 @@ struct Cli {
 enum Command {
     /// Serve the ComputeDriver API on a Unix socket (the default).
     Serve(DriverConfig),
+    /// Print the Sandbox (and token Secret) the driver would create for a request; no cluster.
+    Render(RenderArgs),
+    /// Talk to a running driver over its socket.
+    Client(ClientArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +40,15 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(config)) => runtime.block_on(serve(config)),
         None => runtime.block_on(serve(cli.driver)),
+        Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Client(args)) => match runtime.block_on(client::run(args)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // gRPC failures print their code; the exit status says it failed.
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        },
     }
 }
 

@@ -579,3 +579,87 @@ async fn grpc_health_reports_serving() {
     })
     .await;
 }
+
+/// Runs `openshell-driver-openshift client ARGS` against `socket`: (exit ok, stdout, stderr).
+fn run_client(socket: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"))
+        .arg("client")
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("client runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn client_subcommand_walks_a_sandbox_through_its_life() {
+    let server = Server::start().await;
+    let socket = server.socket.clone();
+    let run = move |args: Vec<&'static str>| {
+        let socket = socket.clone();
+        tokio::task::spawn_blocking(move || run_client(&socket, &args))
+    };
+    let (ok, out, err) = run(vec!["capabilities", "-o", "json"]).await.expect("join");
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).expect("json")["driver_name"],
+        "openshift"
+    );
+
+    let id = "5a1d8c0e-1111-4c2b-8d3e-000000000001";
+    let (ok, out, err) = run(vec![
+        "create",
+        "--id",
+        id,
+        "--name",
+        "cli",
+        "--image",
+        "registry.example/agent:1",
+        "--env",
+        "A=B",
+        "--cpu",
+        "500m",
+        "--memory",
+        "256Mi",
+    ])
+    .await
+    .expect("join");
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), id);
+    let (ok, out, _) = run(vec!["list"]).await.expect("join");
+    assert!(
+        ok && out.starts_with("ID") && out.contains(id) && out.contains("ready"),
+        "{out}"
+    );
+    let (ok, out, _) = run(vec!["get", id, "-o", "yaml"]).await.expect("join");
+    assert!(ok && out.contains("phase: ready"), "{out}");
+    let (ok, out, _) = run(vec!["endpoint", id, "-o", "json"]).await.expect("join");
+    assert!(ok, "{out}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).expect("json")["pod_ips"][0],
+        "10.244.0.9"
+    );
+    let (ok, _, err) = run(vec!["wait", id, "--for", "ready", "--timeout", "5s"])
+        .await
+        .expect("join");
+    assert!(ok, "{err}");
+    for (cmd, want) in [("stop", "stopped"), ("start", "started"), ("delete", "deleted")] {
+        let (ok, out, err) = run(vec![cmd, id]).await.expect("join");
+        assert!(ok && out.contains(want), "{cmd}: {out} {err}");
+    }
+    let (ok, out, _) = run(vec!["delete", id]).await.expect("join");
+    assert!(ok && out.contains("already absent"), "{out}");
+
+    let (ok, _, err) = run(vec!["get", id]).await.expect("join");
+    assert!(!ok, "a failed call exits non-zero");
+    assert!(err.contains("NotFound"), "prints the gRPC code: {err}");
+    let (ok, _, err) = run(vec!["create", "--name", "Bad_Name", "--image", "x"])
+        .await
+        .expect("join");
+    assert!(!ok && err.contains("InvalidArgument"), "{err}");
+}

@@ -56,19 +56,31 @@ impl SandboxView {
 
     /// The phase the gateway derives, for metrics (bounded label values).
     pub fn phase(&self) -> &'static str {
-        let status = self.snapshot.status.as_ref();
-        if status.is_some_and(|s| s.deleting) {
-            return "deleting";
-        }
-        if self.suspended {
-            return "stopped";
-        }
-        let ready = status.and_then(|s| s.conditions.iter().find(|c| c.r#type == "Ready"));
-        match ready.map(|c| (c.status.as_str(), c.reason.as_str())) {
-            Some(("True", _)) => "ready",
-            Some(("False", reason)) if !TRANSIENT_REASONS.contains(&reason) => "error",
-            _ => "provisioning",
-        }
+        gateway_phase(&self.snapshot)
+    }
+}
+
+/// The phase the gateway derives from a snapshot, by its rules in order: deleting, a
+/// `Suspended=True` condition, then the first `Ready` condition.
+pub fn gateway_phase(sandbox: &DriverSandbox) -> &'static str {
+    let Some(status) = sandbox.status.as_ref() else {
+        return "provisioning";
+    };
+    if status.deleting {
+        return "deleting";
+    }
+    if status
+        .conditions
+        .iter()
+        .any(|c| c.r#type == "Suspended" && c.status == "True")
+    {
+        return "stopped";
+    }
+    let ready = status.conditions.iter().find(|c| c.r#type == "Ready");
+    match ready.map(|c| (c.status.as_str(), c.reason.as_str())) {
+        Some(("True", _)) => "ready",
+        Some(("False", reason)) if !TRANSIENT_REASONS.contains(&reason) => "error",
+        _ => "provisioning",
     }
 }
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The driver's main job, end to end, with one command: build, start a local cluster (real
+# kube-apiserver + agent-sandbox controller + kwok nodes), run the driver on its socket, walk
+# one sandbox through create, Ready, endpoint, stop, start and delete, then tear it all down
+# (also on Ctrl-C or failure).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cd "$repo"
+t0=$(date +%s%N)
+step() {
+  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  printf '\n\033[1m==> [%4d.%ds] %s\033[0m\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*"
+}
+
+step "building the driver"
+cargo build --locked --quiet
+driver_bin=$repo/target/debug/openshell-driver-openshift
+
+step "building (first run) or reusing the cluster binaries"
+"$here/cluster/build.sh" >/dev/null
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/openshell-demo.XXXXXX")
+driver_pid=
+cleanup() {
+  step "tearing down"
+  [ -n "$driver_pid" ] && kill -TERM "$driver_pid" 2>/dev/null && wait "$driver_pid" 2>/dev/null || true
+  "$here/cluster/down.sh" "$dir" >/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "starting the local cluster"
+eval "$("$here/cluster/up.sh" "$dir")"
+. "$here/cluster/versions.env"
+kubectl=$(dirname "$("$here/cluster/build.sh")")/bin/kubectl-$KUBE_VERSION
+"$kubectl" create namespace openshell-system >/dev/null
+
+step "starting the driver on $dir/driver/driver.sock"
+sock=$dir/driver/driver.sock
+"$driver_bin" --socket "$sock" --namespace openshell-system --gateway-id demo \
+  --gateway-endpoint https://openshell-gateway.openshell-system.svc:8443 2>"$dir/driver.log" &
+driver_pid=$!
+client() { "$driver_bin" client --socket "$sock" "$@"; }
+for _ in $(seq 1 100); do client capabilities >/dev/null 2>&1 && break; sleep 0.1; done
+client capabilities
+
+step "create (ValidateSandboxCreate + CreateSandbox)"
+id=$(client create --name demo --image registry.example/agent:1 --cpu 500m --memory 512Mi --env GREETING=hello)
+echo "sandbox id: $id"
+
+step "watch until Ready"
+client wait "$id" --for ready --timeout 60s
+client list
+
+step "endpoint (ResolveSandboxEndpoint)"
+client endpoint "$id"
+
+step "stop (returns once Suspended=True)"
+client stop "$id"
+client get "$id"
+
+step "start, and watch until Ready again"
+client start "$id"
+client wait "$id" --for ready --timeout 60s
+
+step "delete"
+client delete "$id"
+for _ in $(seq 1 100); do client get "$id" >/dev/null 2>&1 || break; sleep 0.2; done
+client delete "$id"
+echo "the Sandbox, its Pod and its token Secret are garbage-collected by the cluster"
+
+step "done"

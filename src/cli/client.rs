@@ -1,0 +1,454 @@
+//! `client`: a small gRPC client for a running driver, for operators and the demo.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand, ValueEnum};
+use futures::StreamExt;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::cli::request_doc::SandboxDoc;
+use crate::kubernetes::status::gateway_phase;
+use crate::proto::compute_driver_client::ComputeDriverClient;
+use crate::proto::watch_sandboxes_event::Payload;
+use crate::proto::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The driver's socket.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SOCKET",
+        default_value = "/var/run/openshell-driver/driver.sock"
+    )]
+    pub socket: PathBuf,
+    #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// GetCapabilities.
+    Capabilities,
+    /// ValidateSandboxCreate then CreateSandbox.
+    Create(CreateArgs),
+    Get {
+        id: String,
+    },
+    List,
+    /// Follow WatchSandboxes until interrupted.
+    Watch,
+    /// Wait until a sandbox reaches a phase (ready, stopped, deleted).
+    Wait {
+        id: String,
+        #[arg(long = "for", default_value = "ready")]
+        phase: String,
+        #[arg(long, default_value = "120s", value_parser = |s: &str| humantime::parse_duration(s))]
+        timeout: Duration,
+    },
+    Stop {
+        id: String,
+    },
+    Start {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+    /// ResolveSandboxEndpoint.
+    Endpoint {
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Request file (JSON/YAML); flags below fill a request when absent.
+    #[arg(long, short = 'f')]
+    pub file: Option<PathBuf>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Sandbox id (a new UUID when absent).
+    #[arg(long)]
+    pub id: Option<String>,
+    #[arg(long, default_value = "default")]
+    pub workspace: String,
+    #[arg(long, default_value = "")]
+    pub image: String,
+    /// The command, repeated per argument (default: /bin/bash -l).
+    #[arg(long = "command", num_args = 1..)]
+    pub command: Vec<String>,
+    /// KEY=VALUE, repeatable.
+    #[arg(long = "env")]
+    pub env: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub cpu: String,
+    #[arg(long, default_value = "")]
+    pub memory: String,
+    #[arg(long)]
+    pub gpu: Option<u32>,
+}
+
+pub async fn connect(socket: &Path) -> anyhow::Result<ComputeDriverClient<Channel>> {
+    let path = socket.to_path_buf();
+    let channel = Endpoint::from_static("http://driver.invalid")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let path = path.clone();
+            async move { tokio::net::UnixStream::connect(path).await.map(TokioIo::new) }
+        }))
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", socket.display()))?;
+    Ok(ComputeDriverClient::new(channel))
+}
+
+/// A gRPC failure as the CLI reports it: code and message.
+#[derive(Debug, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct RpcFailed {
+    pub code: tonic::Code,
+    pub message: String,
+}
+
+impl From<tonic::Status> for RpcFailed {
+    fn from(s: tonic::Status) -> Self {
+        Self {
+            code: s.code(),
+            message: s.message().to_string(),
+        }
+    }
+}
+
+pub fn sandbox_json(s: &DriverSandbox) -> Value {
+    let status = s.status.clone().unwrap_or_default();
+    json!({
+        "id": s.id, "name": s.name, "namespace": s.namespace, "workspace": s.workspace,
+        "phase": gateway_phase(s),
+        "status": {
+            "sandbox_name": status.sandbox_name, "instance_id": status.instance_id, "deleting": status.deleting,
+            "conditions": status.conditions.iter().map(|c| json!({
+                "type": c.r#type, "status": c.status, "reason": c.reason, "message": c.message,
+                "last_transition_time": c.last_transition_time,
+            })).collect::<Vec<_>>(),
+        }
+    })
+}
+
+fn event_json(e: &WatchSandboxesEvent) -> Value {
+    match &e.payload {
+        Some(Payload::Sandbox(s)) => json!({"sandbox": s.sandbox.as_ref().map(sandbox_json)}),
+        Some(Payload::Deleted(d)) => json!({"deleted": {"sandbox_id": d.sandbox_id}}),
+        Some(Payload::PlatformEvent(p)) => {
+            let ev = p.event.clone().unwrap_or_default();
+            json!({"platform_event": {"sandbox_id": p.sandbox_id, "type": ev.r#type, "reason": ev.reason,
+                   "message": ev.message, "source": ev.source, "timestamp_ms": ev.timestamp_ms, "metadata": ev.metadata}})
+        }
+        None => Value::Null,
+    }
+}
+
+fn print(output: Output, value: &Value, table: impl FnOnce() -> String) -> anyhow::Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        Output::Yaml => print!("{}", serde_yaml::to_string(value)?),
+        Output::Table => print!("{}", table()),
+    }
+    Ok(())
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+fn sandbox_rows(sandboxes: &[DriverSandbox]) -> String {
+    let mut rows = vec![vec![
+        "ID".into(),
+        "NAME".into(),
+        "WORKSPACE".into(),
+        "PHASE".into(),
+        "INSTANCE".into(),
+    ]];
+    for s in sandboxes {
+        let instance = s.status.as_ref().map(|x| x.instance_id.clone()).unwrap_or_default();
+        rows.push(vec![
+            s.id.clone(),
+            s.name.clone(),
+            s.workspace.clone(),
+            gateway_phase(s).into(),
+            instance,
+        ]);
+    }
+    table(&rows)
+}
+
+fn create_request(args: CreateArgs) -> anyhow::Result<DriverSandbox> {
+    let mut doc = match &args.file {
+        Some(path) => SandboxDoc::parse(&std::fs::read_to_string(path)?)?,
+        None => SandboxDoc {
+            name: args
+                .name
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("--name or --file is required"))?,
+            ..Default::default()
+        },
+    };
+    if let Some(name) = args.name {
+        doc.name = name;
+    }
+    if let Some(id) = args.id {
+        doc.id = id;
+    }
+    if doc.workspace.is_empty() {
+        doc.workspace = args.workspace;
+    }
+    if !args.image.is_empty() {
+        doc.spec.template.image = args.image;
+    }
+    if !args.command.is_empty() {
+        doc.spec.command = args.command;
+    }
+    for pair in args.env {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--env {pair:?}: expected KEY=VALUE"))?;
+        doc.spec.environment.insert(k.to_string(), v.to_string());
+    }
+    if !args.cpu.is_empty() {
+        doc.spec.template.resources.cpu_limit = args.cpu;
+    }
+    if !args.memory.is_empty() {
+        doc.spec.template.resources.memory_limit = args.memory;
+    }
+    if let Some(count) = args.gpu {
+        doc.spec.gpu = Some(crate::cli::request_doc::GpuDoc { count: Some(count) });
+    }
+    Ok(doc.into_proto())
+}
+
+/// Runs one client command; errors carry the gRPC code for the caller to print.
+pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
+    let mut client = connect(&args.socket).await?;
+    let out = args.output;
+    match args.command {
+        ClientCommand::Capabilities => {
+            let c = client
+                .get_capabilities(GetCapabilitiesRequest {})
+                .await
+                .map_err(RpcFailed::from)?
+                .into_inner();
+            let v = json!({"driver_name": c.driver_name, "driver_version": c.driver_version, "default_image": c.default_image,
+                           "gateway_manages_lifecycle": c.gateway_manages_lifecycle});
+            print(out, &v, || {
+                table(&[
+                    vec!["DRIVER".into(), "VERSION".into(), "DEFAULT IMAGE".into()],
+                    vec![c.driver_name.clone(), c.driver_version.clone(), c.default_image.clone()],
+                ])
+            })
+        }
+        ClientCommand::Create(create) => {
+            let sandbox = create_request(create)?;
+            client
+                .validate_sandbox_create(ValidateSandboxCreateRequest {
+                    sandbox: Some(sandbox.clone()),
+                })
+                .await
+                .map_err(RpcFailed::from)?;
+            client
+                .create_sandbox(CreateSandboxRequest {
+                    sandbox: Some(sandbox.clone()),
+                })
+                .await
+                .map_err(RpcFailed::from)?;
+            let v = json!({"id": sandbox.id, "name": sandbox.name, "workspace": sandbox.workspace});
+            print(out, &v, || format!("{}\n", sandbox.id))
+        }
+        ClientCommand::Get { id } => {
+            let s = client
+                .get_sandbox(GetSandboxRequest {
+                    sandbox_id: id,
+                    sandbox_name: String::new(),
+                })
+                .await
+                .map_err(RpcFailed::from)?;
+            let s = s.into_inner().sandbox.unwrap_or_default();
+            print(out, &sandbox_json(&s), || sandbox_rows(std::slice::from_ref(&s)))
+        }
+        ClientCommand::List => {
+            let list = client
+                .list_sandboxes(ListSandboxesRequest {})
+                .await
+                .map_err(RpcFailed::from)?
+                .into_inner()
+                .sandboxes;
+            print(out, &Value::Array(list.iter().map(sandbox_json).collect()), || {
+                sandbox_rows(&list)
+            })
+        }
+        ClientCommand::Watch => {
+            let mut stream = client
+                .watch_sandboxes(WatchSandboxesRequest {})
+                .await
+                .map_err(RpcFailed::from)?
+                .into_inner();
+            while let Some(event) = stream.next().await {
+                let event = event.map_err(RpcFailed::from)?;
+                match out {
+                    Output::Table => println!("{}", event_line(&event)),
+                    _ => println!("{}", serde_json::to_string(&event_json(&event))?),
+                }
+            }
+            Ok(())
+        }
+        ClientCommand::Wait { id, phase, timeout } => wait(&mut client, &id, &phase, timeout).await,
+        ClientCommand::Stop { id } => {
+            client
+                .stop_sandbox(StopSandboxRequest {
+                    sandbox_id: id.clone(),
+                    sandbox_name: String::new(),
+                })
+                .await
+                .map_err(RpcFailed::from)?;
+            print(out, &json!({"stopped": id}), || format!("stopped {id}\n"))
+        }
+        ClientCommand::Start { id } => {
+            client
+                .start_sandbox(StartSandboxRequest {
+                    sandbox_id: id.clone(),
+                    sandbox_name: String::new(),
+                })
+                .await
+                .map_err(RpcFailed::from)?;
+            print(out, &json!({"started": id}), || format!("started {id}\n"))
+        }
+        ClientCommand::Delete { id } => {
+            let r = client
+                .delete_sandbox(DeleteSandboxRequest {
+                    sandbox_id: id.clone(),
+                    sandbox_name: String::new(),
+                })
+                .await
+                .map_err(RpcFailed::from)?;
+            let deleted = r.into_inner().deleted;
+            print(out, &json!({"id": id, "deleted": deleted}), || {
+                if deleted {
+                    format!("deleted {id}\n")
+                } else {
+                    format!("{id} was already absent\n")
+                }
+            })
+        }
+        ClientCommand::Endpoint { id } => {
+            let e = client
+                .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
+                    sandbox_id: id,
+                    sandbox_name: String::new(),
+                })
+                .await
+                .map_err(RpcFailed::from)?;
+            let e = e.into_inner();
+            let v = json!({"pod_ips": e.pod_ips, "service_fqdn": e.service_fqdn, "node_name": e.node_name, "route_host": e.route_host, "instance_id": e.instance_id});
+            print(out, &v, || {
+                table(&[
+                    vec![
+                        "POD IPS".into(),
+                        "NODE".into(),
+                        "INSTANCE".into(),
+                        "SERVICE".into(),
+                        "ROUTE".into(),
+                    ],
+                    vec![
+                        e.pod_ips.join(","),
+                        e.node_name.clone(),
+                        e.instance_id.clone(),
+                        e.service_fqdn.clone(),
+                        e.route_host.clone(),
+                    ],
+                ])
+            })
+        }
+    }
+}
+
+fn event_line(e: &WatchSandboxesEvent) -> String {
+    match &e.payload {
+        Some(Payload::Sandbox(s)) => {
+            let s = s.sandbox.clone().unwrap_or_default();
+            format!("sandbox  {}  {}  {}", s.id, s.name, gateway_phase(&s))
+        }
+        Some(Payload::Deleted(d)) => format!("deleted  {}", d.sandbox_id),
+        Some(Payload::PlatformEvent(p)) => {
+            let ev = p.event.clone().unwrap_or_default();
+            format!("event    {}  {} {}: {}", p.sandbox_id, ev.r#type, ev.reason, ev.message)
+        }
+        None => "empty".into(),
+    }
+}
+
+/// Follows the watch until `id` reaches `phase` ("deleted" waits for the deleted event).
+async fn wait(
+    client: &mut ComputeDriverClient<Channel>,
+    id: &str,
+    phase: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut stream = client
+        .watch_sandboxes(WatchSandboxesRequest {})
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner();
+    let mut last: HashMap<String, &'static str> = HashMap::new();
+    let follow = async {
+        while let Some(event) = stream.next().await {
+            match event.map_err(RpcFailed::from)?.payload {
+                Some(Payload::Sandbox(s)) => {
+                    let s = s.sandbox.unwrap_or_default();
+                    let p = gateway_phase(&s);
+                    if s.id == id && last.insert(s.id.clone(), p) != Some(p) {
+                        println!("{:>6.2}s  {id}  {p}", started.elapsed().as_secs_f64());
+                    }
+                    if s.id == id && p == phase {
+                        return Ok(());
+                    }
+                    if s.id == id && p == "error" {
+                        anyhow::bail!("sandbox {id} is in phase error");
+                    }
+                }
+                Some(Payload::Deleted(d)) if d.sandbox_id == id && phase == "deleted" => {
+                    println!("{:>6.2}s  {id}  deleted", started.elapsed().as_secs_f64());
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        anyhow::bail!("the watch stream ended")
+    };
+    tokio::time::timeout(timeout, follow)
+        .await
+        .map_err(|_| anyhow::anyhow!("sandbox {id} did not reach {phase} within {timeout:?}"))?
+}

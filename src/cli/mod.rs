@@ -1,0 +1,5 @@
+//! Subcommands besides `serve`: `render` and `client`.
+
+pub mod client;
+pub mod render;
+pub mod request_doc;

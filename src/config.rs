@@ -37,15 +37,6 @@ impl ImagePullPolicy {
     }
 }
 
-/// Which platform integrations to switch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Platform {
-    /// Detect OpenShift APIs by discovery.
-    Auto,
-    Kubernetes,
-    Openshift,
-}
-
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 2m, 1500ms)"))
 }
@@ -142,10 +133,6 @@ pub struct DriverConfig {
     /// How long in-flight calls may run after SIGTERM/SIGINT.
     #[arg(long, env = "OPENSHELL_DRIVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
-
-    /// Which platform integrations to use.
-    #[arg(long, env = "OPENSHELL_DRIVER_PLATFORM", value_enum, default_value = "auto")]
-    pub platform: Platform,
 
     #[arg(long, env = "OPENSHELL_DRIVER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

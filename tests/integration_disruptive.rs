@@ -157,15 +157,18 @@ async fn b_missing_crd_is_failed_precondition_until_it_is_installed() {
     assert_eq!(create.code(), tonic::Code::FailedPrecondition);
 
     cluster.kubectl(&["apply", "--server-side", "-f", &crds], None);
-    cluster.kubectl(
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd/sandboxes.agents.x-k8s.io",
-            "--timeout=60s",
-        ],
-        None,
-    );
+    // Right after the apply the CRD may have no conditions yet, which `kubectl wait` treats as
+    // an error rather than "not yet": retry it.
+    let established = [
+        "wait",
+        "--for=condition=Established",
+        "crd/sandboxes.agents.x-k8s.io",
+        "--timeout=5s",
+    ];
+    eventually(WITHIN, "the CRD Established", || async {
+        cluster.try_kubectl(&established, None).ok()
+    })
+    .await;
     eventually(WITHIN, "the driver to find the CRD", || {
         let mut client = client.clone();
         async move { client.list_sandboxes(ListSandboxesRequest {}).await.ok() }

@@ -190,8 +190,24 @@ async fn create_renders_the_cr_and_reaches_ready_everywhere() {
         .into_inner()
         .sandboxes;
     assert!(list.iter().any(|s| s.id == id && is_ready(s)), "listed as Ready");
+    // The scheduler's Event for the Pod reaches the gateway as a progress platform event.
+    let scheduled = std::cell::Cell::new(false);
+    let is_scheduled = |e: &WatchSandboxesEvent| match &e.payload {
+        Some(watch_sandboxes_event::Payload::PlatformEvent(p)) => {
+            p.sandbox_id == id
+                && p.event.as_ref().is_some_and(|ev| {
+                    ev.reason == "Scheduled"
+                        && ev.metadata.get("openshell.progress.complete_step").map(String::as_str)
+                            == Some("requesting_sandbox")
+                })
+        }
+        _ => false,
+    };
     let seen = watch
         .until(READY_WITHIN, |e| {
+            if is_scheduled(e) {
+                scheduled.set(true);
+            }
             snapshot_of(e).is_some_and(|s| s.id == id && is_ready(s))
         })
         .await;
@@ -200,6 +216,14 @@ async fn create_renders_the_cr_and_reaches_ready_everywhere() {
         "watch reported Ready; driver log:\n{}",
         env.driver.log()
     );
+    if !scheduled.get() {
+        let event = watch.until(READY_WITHIN, is_scheduled).await;
+        assert!(
+            event.is_some(),
+            "a Scheduled platform event; driver log:\n{}",
+            env.driver.log()
+        );
+    }
 
     // The same create again (the gateway retries) is accepted; another id under the name is not.
     env.create(&id, "alpha").await;
@@ -507,4 +531,131 @@ async fn a_missing_permission_is_permission_denied_naming_verb_and_resource() {
             .filter(Option::is_none)
     })
     .await;
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own() {
+    let cluster = Cluster::from_env();
+    let home = unique_namespace("t3m");
+    cluster.create_namespace(&home);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = cluster.driver_identity_from("deploy/rbac-managed.yaml", &home, dir.path(), None);
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let prefix = format!("{home}-");
+    let driver = DriverProcess::start(
+        &[
+            "--workspace-mode",
+            "managed",
+            "--workspace-namespace-prefix",
+            &prefix,
+            "--gateway-id",
+            &home,
+        ],
+        &[("KUBECONFIG", &kubeconfig)],
+    )
+    .await;
+    let kube = cluster.client().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(kube.clone());
+    let mut client = driver.client().await;
+
+    client
+        .ensure_workspace(EnsureWorkspaceRequest {
+            workspace: "team".into(),
+        })
+        .await
+        .expect("ensure");
+    let ns = namespaces
+        .get(&format!("{prefix}team"))
+        .await
+        .expect("workspace namespace");
+    assert_eq!(
+        ns.metadata.labels.expect("labels")["openshell.ai/managed-by"],
+        "openshell"
+    );
+    client
+        .ensure_workspace(EnsureWorkspaceRequest {
+            workspace: "team".into(),
+        })
+        .await
+        .expect("idempotent");
+
+    let id = new_id();
+    let mut sandbox = sandbox_request(&id, "worker");
+    sandbox.workspace = "other".into();
+    client
+        .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
+        .await
+        .expect("create makes its namespace");
+    let sandboxes: Api<DynamicObject> = Api::namespaced_with(
+        kube.clone(),
+        &format!("{prefix}other"),
+        &sandbox_resource(SandboxApiVersion::V1beta1),
+    );
+    sandboxes
+        .get("worker")
+        .await
+        .expect("bare name in the workspace namespace");
+    eventually(READY_WITHIN, "Ready in managed mode", || {
+        let mut client = client.clone();
+        let id = id.clone();
+        async move {
+            let r = client
+                .get_sandbox(GetSandboxRequest {
+                    sandbox_id: id,
+                    sandbox_name: String::new(),
+                })
+                .await
+                .ok()?;
+            r.into_inner().sandbox.filter(is_ready)
+        }
+    })
+    .await;
+
+    // A namespace that merely has the right name is not ours to delete.
+    cluster.create_namespace(&format!("{prefix}foreign"));
+    let err = client
+        .delete_workspace(DeleteWorkspaceRequest {
+            workspace: "foreign".into(),
+        })
+        .await
+        .expect_err("not ours");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{}", err.message());
+    assert!(
+        namespaces
+            .get(&format!("{prefix}foreign"))
+            .await
+            .expect("still there")
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
+    client
+        .delete_workspace(DeleteWorkspaceRequest {
+            workspace: "team".into(),
+        })
+        .await
+        .expect("delete ours");
+    let gone = namespaces.get_opt(&format!("{prefix}team")).await.expect("get");
+    assert!(
+        gone.is_none_or(|n| n.metadata.deletion_timestamp.is_some()),
+        "our namespace is being deleted"
+    );
+    client
+        .delete_workspace(DeleteWorkspaceRequest {
+            workspace: "absent".into(),
+        })
+        .await
+        .expect("absent is fine");
+    for ns in [home.clone(), format!("{prefix}other"), format!("{prefix}foreign")] {
+        let _ = cluster.try_kubectl(&["delete", "namespace", &ns, "--wait=false"], None);
+    }
+    let _ = cluster.try_kubectl(
+        &[
+            "delete",
+            "clusterrole,clusterrolebinding",
+            &format!("openshell-driver-{home}"),
+        ],
+        None,
+    );
 }

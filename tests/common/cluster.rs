@@ -63,7 +63,18 @@ impl Cluster {
     /// Applies `deploy/rbac.yaml` for `namespace` (without the rule for `drop_resource`, if
     /// given) and writes a kubeconfig that authenticates as its ServiceAccount.
     pub fn driver_identity(&self, namespace: &str, dir: &Path, drop_resource: Option<&str>) -> PathBuf {
-        let rbac = rbac_for(namespace, drop_resource);
+        self.driver_identity_from("deploy/rbac.yaml", namespace, dir, drop_resource)
+    }
+
+    /// Like `driver_identity`, with the RBAC of `rbac_file` (relative to the repository).
+    pub fn driver_identity_from(
+        &self,
+        rbac_file: &str,
+        namespace: &str,
+        dir: &Path,
+        drop_resource: Option<&str>,
+    ) -> PathBuf {
+        let rbac = rbac_for(rbac_file, namespace, drop_resource);
         self.kubectl(&["apply", "-f", "-"], Some(&rbac));
         let token = self.kubectl(
             &["create", "token", "openshell-driver", "-n", namespace, "--duration=2h"],
@@ -85,11 +96,11 @@ impl Cluster {
 
 /// `deploy/rbac.yaml` moved to `namespace`, cluster-scoped names made unique, and optionally
 /// one resource's rule removed (to prove what a missing permission looks like).
-pub fn rbac_for(namespace: &str, drop_resource: Option<&str>) -> String {
+pub fn rbac_for(rbac_file: &str, namespace: &str, drop_resource: Option<&str>) -> String {
     use serde::Deserialize;
     use serde_yaml::Value;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml");
-    let text = std::fs::read_to_string(path).expect("deploy/rbac.yaml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rbac_file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut docs = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(&text) {
         let mut v = Value::deserialize(doc).expect("yaml");

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use openshell_driver_openshift::cli::check::{self, CheckArgs};
 use openshell_driver_openshift::cli::client::{self, ClientArgs};
 use openshell_driver_openshift::cli::render::{self, RenderArgs};
 use openshell_driver_openshift::config::DriverConfig;
@@ -32,6 +33,8 @@ enum Command {
     Render(RenderArgs),
     /// Talk to a running driver over its socket.
     Client(ClientArgs),
+    /// Preflight the current kubeconfig: API server, Sandbox CRD, controller, permissions, GPUs.
+    Check(CheckArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +44,12 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Serve(config)) => runtime.block_on(serve(config)),
         None => runtime.block_on(serve(cli.driver)),
         Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Check(args)) => {
+            if !runtime.block_on(check::run(args))? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some(Command::Client(args)) => match runtime.block_on(client::run(args)) {
             Ok(()) => Ok(()),
             Err(e) => {

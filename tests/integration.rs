@@ -659,3 +659,45 @@ async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own(
         None,
     );
 }
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn check_passes_with_the_documented_rbac_and_fails_without_a_permission() {
+    let env = Env::start().await;
+    let id = new_id();
+    env.create(&id, "checked").await;
+    env.wait_ready(&id).await;
+    let kubeconfig = env._dir.path().join(format!("driver-{}.kubeconfig", env.namespace));
+    let (ok, lines) = run_check(&kubeconfig, &["--namespace", &env.namespace]);
+    assert!(ok, "check passes: {lines:?}");
+    assert_eq!(verdict_of(&lines, "api-server"), Some("pass"));
+    assert_eq!(verdict_of(&lines, "sandbox-crd"), Some("pass"));
+    assert_eq!(verdict_of(&lines, "controller"), Some("pass"), "{lines:?}");
+    let permissions: Vec<_> = lines.iter().filter(|(c, _, _)| c.starts_with("permission ")).collect();
+    assert_eq!(permissions.len(), 10);
+    assert!(permissions.iter().all(|(_, v, _)| v == "pass"), "{permissions:?}");
+    let gpu = lines.iter().find(|(c, _, _)| c == "gpu-nodes").expect("gpu line");
+    assert!(gpu.2.contains("node-gpu=2"), "{gpu:?}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let namespace = unique_namespace("t3k");
+    env.cluster.create_namespace(&namespace);
+    let limited = env.cluster.driver_identity(&namespace, dir.path(), Some("secrets"));
+    let (ok, lines) = run_check(&limited, &["--namespace", &namespace]);
+    assert!(!ok, "a missing permission fails the check");
+    assert_eq!(
+        verdict_of(&lines, &format!("permission create secrets in {namespace}")),
+        Some("fail"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        verdict_of(
+            &lines,
+            &format!("permission create sandboxes.agents.x-k8s.io in {namespace}")
+        ),
+        Some("pass")
+    );
+    let _ = env
+        .cluster
+        .try_kubectl(&["delete", "namespace", &namespace, "--wait=false"], None);
+}

@@ -131,6 +131,14 @@ async fn b_missing_crd_is_failed_precondition_until_it_is_installed() {
     let driver = restricted_driver(&cluster, &namespace, dir.path()).await;
     let mut client = driver.client().await;
 
+    let (ok, lines) = run_check(
+        &dir.path().join(format!("driver-{namespace}.kubeconfig")),
+        &["--namespace", &namespace],
+    );
+    assert!(!ok, "check fails without the CRD");
+    assert_eq!(verdict_of(&lines, "sandbox-crd"), Some("fail"), "{lines:?}");
+    assert_eq!(verdict_of(&lines, "api-server"), Some("pass"));
+
     // The gateway can still start: capabilities answer.
     let caps = client
         .get_capabilities(GetCapabilitiesRequest {})

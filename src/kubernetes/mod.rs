@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod client;
 pub mod identity;
 pub mod index;
+pub mod permissions;
 pub mod provisioner;
 pub mod render;
 pub mod request_config;

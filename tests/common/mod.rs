@@ -205,3 +205,28 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Runs `check -o json` with `kubeconfig`: (exit ok, lines as (check, verdict, detail)).
+pub fn run_check(kubeconfig: &Path, args: &[&str]) -> (bool, Vec<(String, String, String)>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"))
+        .arg("check")
+        .args(["-o", "json"])
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("check runs");
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let lines = lines
+        .iter()
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+            (s("check"), s("verdict"), s("detail"))
+        })
+        .collect();
+    (out.status.success(), lines)
+}
+
+pub fn verdict_of<'a>(lines: &'a [(String, String, String)], check: &str) -> Option<&'a str> {
+    lines.iter().find(|(c, _, _)| c == check).map(|(_, v, _)| v.as_str())
+}

@@ -1,0 +1,280 @@
+//! `check`: preflight of the current kubeconfig for running the driver.
+
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use serde::Serialize;
+
+use crate::config::{DriverConfig, WorkspaceMode};
+use crate::error::DriverError;
+use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
+use crate::kubernetes::permissions::required;
+use crate::kubernetes::render::GPU_RESOURCE;
+use crate::kubernetes::validation::parse_quantity;
+use crate::metrics::NoopMetrics;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckOutput {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: CheckOutput,
+    #[command(flatten)]
+    pub driver: DriverConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckLine {
+    pub check: String,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+fn line(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> CheckLine {
+    CheckLine {
+        check: check.into(),
+        verdict,
+        detail: detail.into(),
+    }
+}
+
+/// Runs every check it can; a failure of the API server itself ends the list early.
+pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<CheckLine> {
+    let kube = KubeCalls {
+        client: client.clone(),
+        timeout: config.kube_api_timeout,
+        metrics: std::sync::Arc::new(NoopMetrics),
+    };
+    let mut lines = Vec::new();
+    match kube.call("get", "version", client.apiserver_version()).await {
+        Ok(v) => lines.push(line(
+            "api-server",
+            Verdict::Pass,
+            format!("reachable, Kubernetes {}", v.git_version),
+        )),
+        Err(e) => {
+            lines.push(line("api-server", Verdict::Fail, e.to_string()));
+            return lines;
+        }
+    }
+    let served = match kube.discover_sandbox_api().await {
+        Ok(SandboxApiState::Served(v)) => {
+            lines.push(line(
+                "sandbox-crd",
+                Verdict::Pass,
+                format!("{} served", v.api_version()),
+            ));
+            Some(v)
+        }
+        Ok(SandboxApiState::Missing) => {
+            lines.push(line("sandbox-crd", Verdict::Fail, CRD_MISSING_MESSAGE));
+            None
+        }
+        Err(e) => {
+            lines.push(line("sandbox-crd", Verdict::Fail, e.to_string()));
+            None
+        }
+    };
+    if config.workspace_mode == WorkspaceMode::Shared {
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        lines.push(
+            match kube.call("get", "namespaces", namespaces.get(&config.namespace)).await {
+                Ok(_) => line("namespace", Verdict::Pass, format!("{} exists", config.namespace)),
+                Err(DriverError::NotFound(_)) => line(
+                    "namespace",
+                    Verdict::Fail,
+                    format!("{} does not exist", config.namespace),
+                ),
+                Err(e) => line(
+                    "namespace",
+                    Verdict::Warn,
+                    format!("{}: cannot tell ({e})", config.namespace),
+                ),
+            },
+        );
+    }
+    lines.extend(permission_lines(&kube, config).await);
+    lines.push(gpu_line(&kube).await);
+    if let Some(version) = served {
+        lines.push(controller_line(&kube, config, version).await);
+    }
+    lines
+}
+
+async fn permission_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckLine> {
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(kube.client.clone());
+    let mut lines = Vec::new();
+    for p in required(config.workspace_mode) {
+        let namespace = p.namespaced.then(|| config.namespace.clone());
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(p.verb.into()),
+                    group: Some(p.group.into()),
+                    resource: Some(p.resource.into()),
+                    namespace: namespace.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let scope = namespace.map_or_else(|| "cluster-wide".to_string(), |n| format!("in {n}"));
+        let name = format!("permission {} {} {scope}", p.verb, qualified(p.group, p.resource));
+        lines.push(
+            match kube
+                .call(
+                    "create",
+                    "selfsubjectaccessreviews",
+                    reviews.create(&PostParams::default(), &review),
+                )
+                .await
+            {
+                Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
+                    line(name, Verdict::Pass, format!("allowed ({})", p.why))
+                }
+                Ok(_) => line(name, Verdict::Fail, format!("denied: needed for {}", p.why)),
+                Err(e) => line(name, Verdict::Warn, format!("could not ask: {e}")),
+            },
+        );
+    }
+    lines
+}
+
+fn qualified(group: &str, resource: &str) -> String {
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    }
+}
+
+async fn gpu_line(kube: &KubeCalls) -> CheckLine {
+    let nodes: Api<Node> = Api::all(kube.client.clone());
+    match kube.call("list", "nodes", nodes.list(&ListParams::default())).await {
+        Ok(list) => {
+            let gpus: Vec<String> = list
+                .items
+                .iter()
+                .filter_map(|n| {
+                    let q = n.status.as_ref()?.allocatable.as_ref()?.get(GPU_RESOURCE)?;
+                    let count = parse_quantity(&q.0).filter(|c| *c > 0.0)?;
+                    Some(format!("{}={count}", n.metadata.name.clone().unwrap_or_default()))
+                })
+                .collect();
+            if gpus.is_empty() {
+                line(
+                    "gpu-nodes",
+                    Verdict::Pass,
+                    format!("{} nodes, none with allocatable {GPU_RESOURCE}", list.items.len()),
+                )
+            } else {
+                line(
+                    "gpu-nodes",
+                    Verdict::Pass,
+                    format!("allocatable {GPU_RESOURCE}: {}", gpus.join(", ")),
+                )
+            }
+        }
+        Err(e) => line("gpu-nodes", Verdict::Fail, e.to_string()),
+    }
+}
+
+/// The controller is seen either as a running pod or by the status it wrote on Sandboxes.
+async fn controller_line(
+    kube: &KubeCalls,
+    config: &DriverConfig,
+    version: crate::kubernetes::render::SandboxApiVersion,
+) -> CheckLine {
+    let pods: Api<Pod> = Api::all(kube.client.clone());
+    if let Ok(list) = kube
+        .call(
+            "list",
+            "pods",
+            pods.list(&ListParams::default().labels("app=agent-sandbox-controller")),
+        )
+        .await
+    {
+        let running = list
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        if running > 0 {
+            return line(
+                "controller",
+                Verdict::Pass,
+                format!("{running} agent-sandbox-controller pod(s) running"),
+            );
+        }
+    }
+    let sandboxes: Api<DynamicObject> = match config.workspace_mode {
+        WorkspaceMode::Shared => {
+            Api::namespaced_with(kube.client.clone(), &config.namespace, &sandbox_resource(version))
+        }
+        WorkspaceMode::Managed => Api::all_with(kube.client.clone(), &sandbox_resource(version)),
+    };
+    if let Ok(list) = kube
+        .call("list", "sandboxes", sandboxes.list(&ListParams::default()))
+        .await
+    {
+        let latest = list
+            .items
+            .iter()
+            .flat_map(|s| s.data["status"]["conditions"].as_array().cloned().unwrap_or_default())
+            .filter_map(|c| c["lastTransitionTime"].as_str().map(str::to_string))
+            .max();
+        if let Some(when) = latest {
+            return line(
+                "controller",
+                Verdict::Pass,
+                format!("status written on Sandboxes (latest transition {when})"),
+            );
+        }
+    }
+    line(
+        "controller",
+        Verdict::Warn,
+        "no running pod labelled app=agent-sandbox-controller and no Sandbox status yet: cannot confirm the controller runs",
+    )
+}
+
+pub fn render_text(lines: &[CheckLine]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let tag = match l.verdict {
+                Verdict::Pass => "PASS",
+                Verdict::Warn => "WARN",
+                Verdict::Fail => "FAIL",
+            };
+            format!("{tag}  {:<58} {}\n", l.check, l.detail)
+        })
+        .collect()
+}
+
+/// Prints the result; the caller exits non-zero when this returns false.
+pub async fn run(args: CheckArgs) -> anyhow::Result<bool> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| anyhow::anyhow!("no Kubernetes configuration: {e}"))?;
+    let lines = run_checks(client, &args.driver).await;
+    match args.output {
+        CheckOutput::Text => print!("{}", render_text(&lines)),
+        CheckOutput::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
+    }
+    Ok(lines.iter().all(|l| l.verdict != Verdict::Fail))
+}

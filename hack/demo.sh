@@ -38,7 +38,8 @@ kubectl=$(dirname "$("$here/cluster/build.sh")")/bin/kubectl-$KUBE_VERSION
 
 step "starting the driver on $dir/driver/driver.sock"
 sock=$dir/driver/driver.sock
-"$driver_bin" --socket "$sock" --namespace openshell-system --gateway-id demo \
+metrics=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$driver_bin" --socket "$sock" --namespace openshell-system --gateway-id demo --metrics-bind-address "$metrics" \
   --gateway-endpoint https://openshell-gateway.openshell-system.svc:8443 2>"$dir/driver.log" &
 driver_pid=$!
 client() { "$driver_bin" client --socket "$sock" "$@"; }
@@ -69,5 +70,8 @@ client delete "$id"
 for _ in $(seq 1 100); do client get "$id" >/dev/null 2>&1 || break; sleep 0.2; done
 client delete "$id"
 echo "the Sandbox, its Pod and its token Secret are garbage-collected by the cluster"
+
+step "what the driver counted (http://$metrics/metrics)"
+curl -fsS "http://$metrics/metrics" | grep -E '^openshell_driver_(sandboxes_(created|deleted)_total|grpc_requests_total|kube_requests_total)' | head -20
 
 step "done"

@@ -134,6 +134,14 @@ pub struct DriverConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// Address of /healthz, /readyz and /metrics; empty turns them off.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_METRICS_BIND_ADDRESS",
+        default_value = "127.0.0.1:9090"
+    )]
+    pub metrics_bind_address: String,
+
     #[arg(long, env = "OPENSHELL_DRIVER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 

@@ -9,7 +9,7 @@ use openshell_driver_openshift::cli::render::{self, RenderArgs};
 use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::enricher::NoopEnricher;
 use openshell_driver_openshift::kubernetes::KubeProvisioner;
-use openshell_driver_openshift::metrics::NoopMetrics;
+use openshell_driver_openshift::metrics::{DriverMetrics, NoopMetrics, PrometheusMetrics};
 use openshell_driver_openshift::server::{self, DriverSocket};
 use openshell_driver_openshift::telemetry;
 
@@ -69,7 +69,11 @@ async fn serve(config: DriverConfig) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes configuration found (in-cluster, KUBECONFIG or ~/.kube/config)")?;
-    let metrics = Arc::new(NoopMetrics);
+    let prometheus = (!config.metrics_bind_address.is_empty()).then(|| Arc::new(PrometheusMetrics::new()));
+    let metrics: Arc<dyn DriverMetrics> = match &prometheus {
+        Some(p) => p.clone(),
+        None => Arc::new(NoopMetrics),
+    };
     let provisioner = KubeProvisioner::start(
         Arc::clone(&config),
         client,
@@ -77,6 +81,15 @@ async fn serve(config: DriverConfig) -> anyhow::Result<()> {
         metrics.clone(),
         shutdown.clone(),
     );
+    if let Some(prometheus) = prometheus {
+        let addr = config.metrics_bind_address.parse().with_context(|| {
+            format!(
+                "--metrics-bind-address {:?}: expected HOST:PORT",
+                config.metrics_bind_address
+            )
+        })?;
+        server::http::bind(addr, provisioner.clone(), prometheus, shutdown.clone()).await?;
+    }
     server::serve(
         socket,
         provisioner,

@@ -701,3 +701,62 @@ async fn check_passes_with_the_documented_rbac_and_fails_without_a_permission() 
         .cluster
         .try_kubectl(&["delete", "namespace", &namespace, "--wait=false"], None);
 }
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn metrics_and_health_follow_the_work_done() {
+    let env = Env::start().await;
+    let addr = env.driver.metrics_addr.clone();
+    assert_eq!(http_get(&addr, "/healthz").await.0, 200);
+    eventually(READY_WITHIN, "/readyz 200", || async {
+        (http_get(&addr, "/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+    let (_, before) = http_get(&addr, "/metrics").await;
+    assert_eq!(metric_value(&before, "openshell_driver_sandboxes_created_total"), 0.0);
+
+    let id = new_id();
+    env.create(&id, "counted").await;
+    env.wait_ready(&id).await;
+    let mut client = env.driver.client().await;
+    let bad = client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox_request(&new_id(), "Bad!")),
+        })
+        .await;
+    assert!(bad.is_err());
+    client
+        .delete_sandbox(DeleteSandboxRequest {
+            sandbox_id: id,
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect("delete");
+
+    let (code, after) = http_get(&addr, "/metrics").await;
+    assert_eq!(code, 200);
+    let value = |series: &str| metric_value(&after, series);
+    assert_eq!(value("openshell_driver_sandboxes_created_total"), 1.0, "{after}");
+    assert_eq!(value("openshell_driver_sandboxes_deleted_total"), 1.0);
+    assert_eq!(
+        value("openshell_driver_grpc_requests_total{method=\"CreateSandbox\",code=\"Ok\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("openshell_driver_grpc_requests_total{method=\"CreateSandbox\",code=\"InvalidArgument\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("openshell_driver_kube_requests_total{verb=\"create\",resource=\"sandboxes\",outcome=\"success\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("openshell_driver_kube_requests_total{verb=\"create\",resource=\"secrets\",outcome=\"success\"}"),
+        1.0
+    );
+    assert!(value("openshell_driver_grpc_request_duration_seconds_count{method=\"GetSandbox\"}") >= 1.0);
+    assert!(
+        !after.contains(&env.namespace),
+        "no sandbox or namespace names in labels"
+    );
+}

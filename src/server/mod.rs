@@ -1,5 +1,6 @@
 //! Serving the ComputeDriver service (and grpc.health.v1) on the driver's socket until shutdown.
 
+pub mod http;
 pub mod service;
 pub mod socket;
 

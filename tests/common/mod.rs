@@ -139,15 +139,23 @@ pub struct DriverProcess {
     pub child: std::process::Child,
     pub socket: PathBuf,
     pub dir: tempfile::TempDir,
+    /// Where the driver serves /healthz, /readyz and /metrics.
+    pub metrics_addr: String,
 }
 
 impl DriverProcess {
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("run").join("driver.sock");
+        let metrics_addr = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            probe.local_addr().expect("addr").to_string()
+        };
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"));
         cmd.arg("--socket")
             .arg(&socket)
+            .arg("--metrics-bind-address")
+            .arg(&metrics_addr)
             .args(args)
             .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug");
         for (k, v) in env {
@@ -156,7 +164,12 @@ impl DriverProcess {
         let log = std::fs::File::create(dir.path().join("driver.log")).expect("log file");
         cmd.stderr(log);
         let child = cmd.spawn().expect("driver starts");
-        let process = Self { child, socket, dir };
+        let process = Self {
+            child,
+            socket,
+            dir,
+            metrics_addr,
+        };
         for _ in 0..200 {
             if process.socket.exists() && connect(&process.socket).await.is_ok() {
                 return process;
@@ -229,4 +242,27 @@ pub fn run_check(kubeconfig: &Path, args: &[&str]) -> (bool, Vec<(String, String
 
 pub fn verdict_of<'a>(lines: &'a [(String, String, String)], check: &str) -> Option<&'a str> {
     lines.iter().find(|(c, _, _)| c == check).map(|(_, v, _)| v.as_str())
+}
+
+/// A plain HTTP/1.1 GET: (status code, body).
+pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("writes");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.expect("reads");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, body.to_string())
+}
+
+/// The value of the first exposition line that starts with `series` (0 when absent).
+pub fn metric_value(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -23,3 +23,6 @@ pub trait DriverMetrics: Send + Sync + 'static {
 pub struct NoopMetrics;
 
 impl DriverMetrics for NoopMetrics {}
+
+mod prometheus;
+pub use prometheus::PrometheusMetrics;

@@ -1,0 +1,254 @@
+//! [`DriverMetrics`] exported in the Prometheus text format. Label sets are bounded: methods,
+//! codes, verbs, resources, reasons and phases; never a sandbox id.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::DriverMetrics;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcLabels {
+    method: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeLabels {
+    verb: String,
+    resource: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeLatencyLabels {
+    verb: String,
+    resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+}
+
+/// 1 ms .. ~33 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+pub struct PrometheusMetrics {
+    registry: Mutex<Registry>,
+    grpc_requests: Family<RpcLabels, Counter>,
+    grpc_latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    created: Counter,
+    deleted: Counter,
+    failed: Family<ReasonLabels, Counter>,
+    sandboxes: Family<PhaseLabels, Gauge>,
+    watch_streams: Gauge,
+    watch_events: Family<KindLabels, Counter>,
+    kube_requests: Family<KubeLabels, Counter>,
+    kube_latency: Family<KubeLatencyLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for PrometheusMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PrometheusMetrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("openshell_driver");
+        let this = Self {
+            registry: Mutex::new(Registry::default()),
+            grpc_requests: Family::default(),
+            grpc_latency: Family::new_with_constructor(latency_histogram),
+            created: Counter::default(),
+            deleted: Counter::default(),
+            failed: Family::default(),
+            sandboxes: Family::default(),
+            watch_streams: Gauge::default(),
+            watch_events: Family::default(),
+            kube_requests: Family::default(),
+            kube_latency: Family::new_with_constructor(latency_histogram),
+        };
+        registry.register(
+            "grpc_requests",
+            "gRPC requests by method and code",
+            this.grpc_requests.clone(),
+        );
+        registry.register(
+            "grpc_request_duration_seconds",
+            "gRPC request latency",
+            this.grpc_latency.clone(),
+        );
+        registry.register("sandboxes_created", "Sandboxes created", this.created.clone());
+        registry.register("sandboxes_deleted", "Sandboxes deleted", this.deleted.clone());
+        registry.register(
+            "sandbox_failures",
+            "Failed sandbox creations by reason",
+            this.failed.clone(),
+        );
+        registry.register("sandboxes", "Sandboxes in the cache by phase", this.sandboxes.clone());
+        registry.register(
+            "watch_streams",
+            "Open WatchSandboxes streams",
+            this.watch_streams.clone(),
+        );
+        registry.register(
+            "watch_events",
+            "Watch events sent to the gateway by kind",
+            this.watch_events.clone(),
+        );
+        registry.register(
+            "kube_requests",
+            "Kubernetes API calls by verb, resource and outcome",
+            this.kube_requests.clone(),
+        );
+        registry.register(
+            "kube_request_duration_seconds",
+            "Kubernetes API call latency",
+            this.kube_latency.clone(),
+        );
+        let build: Family<BuildLabels, Gauge> = Family::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+            })
+            .set(1);
+        registry.register("build_info", "Build information", build);
+        *this.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
+        this
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
+impl DriverMetrics for PrometheusMetrics {
+    fn rpc_completed(&self, method: &'static str, code: tonic::Code, elapsed: Duration) {
+        let code = format!("{code:?}");
+        self.grpc_requests
+            .get_or_create(&RpcLabels {
+                method: method.into(),
+                code,
+            })
+            .inc();
+        self.grpc_latency
+            .get_or_create(&MethodLabels { method: method.into() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn sandbox_created(&self) {
+        self.created.inc();
+    }
+
+    fn sandbox_deleted(&self) {
+        self.deleted.inc();
+    }
+
+    fn sandbox_failed(&self, reason: &'static str) {
+        self.failed.get_or_create(&ReasonLabels { reason: reason.into() }).inc();
+    }
+
+    fn watch_stream_opened(&self) {
+        self.watch_streams.inc();
+    }
+
+    fn watch_stream_closed(&self) {
+        self.watch_streams.dec();
+    }
+
+    fn watch_event_sent(&self, kind: &'static str) {
+        self.watch_events.get_or_create(&KindLabels { kind: kind.into() }).inc();
+    }
+
+    fn kube_call(&self, verb: &'static str, resource: &'static str, outcome: &'static str, elapsed: Duration) {
+        self.kube_requests
+            .get_or_create(&KubeLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.kube_latency
+            .get_or_create(&KubeLatencyLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn active_sandboxes(&self, by_phase: &[(&'static str, i64)]) {
+        for (phase, count) in by_phase {
+            self.sandboxes
+                .get_or_create(&PhaseLabels { phase: (*phase).into() })
+                .set(*count);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_follows_prometheus_conventions() {
+        let m = PrometheusMetrics::new();
+        m.rpc_completed("CreateSandbox", tonic::Code::Ok, Duration::from_millis(3));
+        m.rpc_completed("CreateSandbox", tonic::Code::InvalidArgument, Duration::from_millis(1));
+        m.sandbox_created();
+        m.sandbox_failed("permission_denied");
+        m.watch_stream_opened();
+        m.watch_event_sent("sandbox");
+        m.kube_call("create", "sandboxes", "success", Duration::from_millis(12));
+        m.active_sandboxes(&[("ready", 2), ("stopped", 1)]);
+        let text = m.encode();
+        for want in [
+            "openshell_driver_grpc_requests_total{method=\"CreateSandbox\",code=\"Ok\"} 1",
+            "openshell_driver_grpc_requests_total{method=\"CreateSandbox\",code=\"InvalidArgument\"} 1",
+            "openshell_driver_grpc_request_duration_seconds_count{method=\"CreateSandbox\"} 2",
+            "openshell_driver_sandboxes_created_total 1",
+            "openshell_driver_sandbox_failures_total{reason=\"permission_denied\"} 1",
+            "openshell_driver_watch_streams 1",
+            "openshell_driver_watch_events_total{kind=\"sandbox\"} 1",
+            "openshell_driver_kube_requests_total{verb=\"create\",resource=\"sandboxes\",outcome=\"success\"} 1",
+            "openshell_driver_sandboxes{phase=\"ready\"} 2",
+            "openshell_driver_build_info{version=",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+    }
+}

@@ -1,7 +1,7 @@
 # openshell-driver-openshift — see README.md. Every target works on a fresh machine.
 CARGO ?= cargo
 .DEFAULT_GOAL := build
-.PHONY: demo build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+.PHONY: test-chart demo build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
 
 build:
 	$(CARGO) build --locked
@@ -31,6 +31,10 @@ test-integration:
 	hack/test-integration.sh
 
 test-all: lint test test-integration
+
+## helm lint + golden templates; with KUBECONFIG also server-side dry-run and tier 3 under the chart's RBAC.
+test-chart:
+	hack/test-chart.sh
 
 cluster-build:
 	hack/cluster/build.sh

@@ -30,3 +30,6 @@ else
   echo "tier 3: SKIPPED the disruptive tests (restart, CRD removal): they only run on the project's own local cluster" >&2
 fi
 echo "tier 3: ran in $(( $(date +%s) - t0 ))s"
+t0=$(date +%s)
+"$here/test-chart.sh"
+echo "chart tests: ran in $(( $(date +%s) - t0 ))s"

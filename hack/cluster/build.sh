@@ -96,6 +96,7 @@ build_wrapped kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
 build_wrapped agent-sandbox-controller "$AGENT_SANDBOX_VERSION" sigs.k8s.io/agent-sandbox sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
 fetch_crds
 build_wrapped etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
+build_wrapped helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm
 build_kube
 log "all binaries ready in $bin"
 echo "$bin"

@@ -63,7 +63,9 @@ impl Cluster {
     /// Applies `deploy/rbac.yaml` for `namespace` (without the rule for `drop_resource`, if
     /// given) and writes a kubeconfig that authenticates as its ServiceAccount.
     pub fn driver_identity(&self, namespace: &str, dir: &Path, drop_resource: Option<&str>) -> PathBuf {
-        self.driver_identity_from("deploy/rbac.yaml", namespace, dir, drop_resource)
+        // The chart test runs tier 3 with the chart's rendered RBAC instead.
+        let file = std::env::var("OPENSHELL_TEST_RBAC_FILE").unwrap_or_else(|_| "deploy/rbac.yaml".into());
+        self.driver_identity_from(&file, namespace, dir, drop_resource)
     }
 
     /// Like `driver_identity`, with the RBAC of `rbac_file` (relative to the repository).

@@ -1,0 +1,74 @@
+{{- define "driver.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "driver.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "driver.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "driver.labels" -}}
+app.kubernetes.io/name: {{ include "driver.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "driver.selector" -}}
+app.kubernetes.io/name: {{ include "driver.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "driver.sandboxNamespace" -}}
+{{- default .Release.Namespace .Values.sandboxNamespace -}}
+{{- end -}}
+
+{{- define "driver.socketDir" -}}/var/run/openshell{{- end -}}
+{{- define "driver.socket" -}}/var/run/openshell/driver/driver.sock{{- end -}}
+
+{{/* The driver container, shared by the Deployment and the sidecar ConfigMap. */}}
+{{- define "driver.container" -}}
+name: driver
+image: "{{ .Values.driver.image.repository }}:{{ .Values.driver.image.tag | default .Chart.AppVersion }}"
+imagePullPolicy: {{ .Values.driver.image.pullPolicy }}
+args:
+  - serve
+  - --socket={{ include "driver.socket" . }}
+  - --namespace={{ include "driver.sandboxNamespace" . }}
+  - --workspace-mode={{ .Values.workspaceMode }}
+  - --workspace-namespace-prefix={{ .Values.workspaceNamespacePrefix }}
+  - --gateway-id={{ .Values.driver.gatewayId }}
+  - --gateway-endpoint={{ default (printf "http://%s.%s.svc:%d" (include "driver.fullname" .) .Release.Namespace (int .Values.gateway.port)) .Values.driver.gatewayEndpoint }}
+  - --default-image={{ .Values.driver.defaultImage }}
+  - --supervisor-image={{ .Values.driver.supervisorImage }}
+  - --kube-api-timeout={{ .Values.driver.kubeApiTimeout }}
+  - --metrics-bind-address=0.0.0.0:{{ .Values.metrics.port }}
+  - --log-format={{ .Values.driver.logFormat }}
+  - --log-level={{ .Values.driver.logLevel }}
+  {{- with .Values.driver.sandboxServiceAccount }}
+  - --sandbox-service-account={{ . }}
+  {{- end }}
+  {{- range .Values.driver.extraArgs }}
+  - {{ . | quote }}
+  {{- end }}
+ports:
+  - {name: metrics, containerPort: {{ .Values.metrics.port }}, protocol: TCP}
+livenessProbe:
+  httpGet: {path: /healthz, port: metrics}
+  periodSeconds: 10
+readinessProbe:
+  httpGet: {path: /readyz, port: metrics}
+  periodSeconds: 5
+resources:
+  {{- toYaml .Values.driver.resources | nindent 2 }}
+securityContext:
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  capabilities: {drop: [ALL]}
+volumeMounts:
+  - {name: driver-socket, mountPath: {{ include "driver.socketDir" . }}}
+{{- end -}}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Chart tests: helm lint and helm template of the main value combinations against golden files
+# (UPDATE_GOLDEN=1 rewrites them). With KUBECONFIG set, every rendered manifest is also applied
+# with a server-side dry-run to that API server, and tier 3's core scenarios run with exactly the
+# chart's RBAC.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+. "$here/cluster/versions.env"
+bin=$("$here/cluster/build.sh")
+helm="$bin/helm-$HELM_VERSION"
+kubectl="$bin/kubectl-$KUBE_VERSION"
+chart="$repo/charts/openshell-driver-openshift"
+golden="$repo/tests/golden/chart"
+mkdir -p "$golden"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+
+combos=(
+  "default|"
+  "openshift|--set openshift.enabled=true --set metrics.serviceMonitor.enabled=true"
+  "sidecar|--set gateway.enabled=false"
+  "managed|--set workspaceMode=managed"
+)
+"$helm" lint --strict "$chart"
+failed=0
+for combo in "${combos[@]}"; do
+  name=${combo%%|*}; flags=${combo#*|}
+  # shellcheck disable=SC2086
+  "$helm" lint --strict "$chart" $flags >/dev/null
+  # shellcheck disable=SC2086
+  "$helm" template openshell "$chart" --namespace openshell-system $flags >"$work/$name.yaml"
+  if [ -n "${UPDATE_GOLDEN:-}" ]; then cp "$work/$name.yaml" "$golden/$name.yaml"; fi
+  if diff -u "$golden/$name.yaml" "$work/$name.yaml"; then echo "chart: $name renders as its golden file"
+  else echo "chart: $name differs from tests/golden/chart/$name.yaml (UPDATE_GOLDEN=1 after review)"; failed=1; fi
+done
+if "$helm" template openshell "$chart" --set workspaceMode=bogus >/dev/null 2>&1; then
+  echo "chart: values.schema.json accepted workspaceMode=bogus"; failed=1
+fi
+[ "$failed" = 0 ] || exit 1
+
+if [ -z "${KUBECONFIG:-}" ]; then
+  echo "chart: SKIPPED the server-side dry-run and the RBAC run: no KUBECONFIG (make test-integration runs them)" >&2
+  exit 0
+fi
+k() { "$kubectl" --kubeconfig="$KUBECONFIG" "$@"; }
+k apply --server-side -f "$here/cluster/manifests/chart-crds.yaml" >/dev/null
+k wait --for=condition=Established crd/servicemonitors.monitoring.coreos.com crd/securitycontextconstraints.security.openshift.io crd/routes.route.openshift.io --timeout=60s >/dev/null
+k get namespace openshell-system >/dev/null 2>&1 || k create namespace openshell-system >/dev/null
+for combo in "${combos[@]}"; do
+  name=${combo%%|*}
+  k apply --dry-run=server -f "$work/$name.yaml" >/dev/null
+  echo "chart: $name accepted by the API server (server-side dry-run)"
+done
+
+# Tier 3 with the chart's own RBAC: the ServiceAccount, Role(Binding) and ClusterRole(Binding).
+"$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac.yaml"
+cd "$repo"
+OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test integration -- --ignored --test-threads=4 \
+  create_renders stop_then_start delete_collects check_passes
+echo "chart: tier 3 passed with exactly the chart's RBAC"

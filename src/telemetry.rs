@@ -11,7 +11,12 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("initialising logging: {e}"))
 }

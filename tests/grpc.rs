@@ -663,3 +663,56 @@ async fn client_subcommand_walks_a_sandbox_through_its_life() {
         .expect("join");
     assert!(!ok && err.contains("InvalidArgument"), "{err}");
 }
+
+#[tokio::test]
+async fn json_logs_continue_the_gateways_trace_and_name_rpc_code_and_latency() {
+    // No cluster is needed for this: the driver starts and answers GetCapabilities anyway.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("unreachable.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}\nusers:\n- name: x\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\ncurrent-context: x\n",
+    )
+    .expect("kubeconfig");
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let driver = DriverProcess::start(&["--log-format", "json"], &[("KUBECONFIG", &kubeconfig)]).await;
+    let mut client = driver.client().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = tonic::Request::new(GetCapabilitiesRequest {});
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b7-01").parse().expect("header"),
+    );
+    client
+        .get_capabilities(request)
+        .await
+        .expect("capabilities without a cluster");
+    let mut absent = tonic::Request::new(GetSandboxRequest {
+        sandbox_id: new_id(),
+        sandbox_name: String::new(),
+    });
+    absent.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b8-01").parse().expect("header"),
+    );
+    let err = client.get_sandbox(absent).await.expect_err("no cluster");
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{}", err.message());
+
+    let line = eventually(SHORT, "the RPC's JSON log lines", || async {
+        let log = driver.log();
+        let lines: Vec<serde_json::Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let done = lines.iter().find(|l| l["rpc"] == "GetCapabilities")?.clone();
+        let failed = lines.iter().find(|l| l["rpc"] == "GetSandbox")?.clone();
+        Some((done, failed))
+    })
+    .await;
+    let (done, failed) = line;
+    assert_eq!(done["span"]["trace_id"], trace_id, "{done}");
+    assert_eq!(done["span"]["parent_span_id"], "00f067aa0ba902b7");
+    assert_eq!(done["span"]["span_id"].as_str().map(str::len), Some(16));
+    assert_eq!(done["code"], "Ok");
+    assert!(done["latency_ms"].as_f64().is_some(), "{done}");
+    assert_eq!(failed["code"], "Unavailable");
+    assert!(failed["sandbox_id"].as_str().is_some_and(|s| !s.is_empty()), "{failed}");
+    assert_eq!(failed["span"]["trace_id"], trace_id);
+}

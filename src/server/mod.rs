@@ -3,6 +3,7 @@
 pub mod http;
 pub mod service;
 pub mod socket;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub async fn serve(
     };
     tracing::info!(socket = %socket.path().display(), "driver listening");
     let server = tonic::transport::Server::builder()
+        .layer(trace::TraceContextLayer)
         .add_service(health)
         .add_service(ComputeDriverServer::new(service))
         .serve_with_incoming_shutdown(socket.incoming(), signal);

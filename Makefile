@@ -36,6 +36,10 @@ test-all: lint test test-integration
 test-chart:
 	hack/test-chart.sh
 
+## Hot-path costs (render, cache Get/List, watch apply and replay), printed as a table.
+bench:
+	$(CARGO) bench --locked --bench driver
+
 cluster-build:
 	hack/cluster/build.sh
 

@@ -16,6 +16,8 @@ use crate::proto::{
     WatchSandboxesSandboxEvent, watch_sandboxes_event::Payload,
 };
 
+const PHASES: [&str; 5] = ["provisioning", "ready", "stopped", "error", "deleting"];
+
 #[derive(Debug, Default)]
 pub struct SandboxIndex {
     by_id: HashMap<String, Arc<SandboxView>>,
@@ -24,6 +26,8 @@ pub struct SandboxIndex {
     /// Objects of a relist in progress; swapped in at InitDone.
     relist: Option<HashMap<String, Arc<SandboxView>>>,
     synced: bool,
+    /// Sandboxes by phase, kept up to date on every change (not recounted per event).
+    phases: HashMap<&'static str, i64>,
 }
 
 pub fn sandbox_event(snapshot: DriverSandbox) -> WatchSandboxesEvent {
@@ -78,16 +82,10 @@ impl SandboxIndex {
     }
 
     pub fn phase_counts(&self) -> Vec<(&'static str, i64)> {
-        let mut counts: Vec<(&'static str, i64)> = ["provisioning", "ready", "stopped", "error", "deleting"]
+        PHASES
             .iter()
-            .map(|p| (*p, 0))
-            .collect();
-        for view in self.by_id.values() {
-            if let Some(slot) = counts.iter_mut().find(|(p, _)| *p == view.phase()) {
-                slot.1 += 1;
-            }
-        }
-        counts
+            .map(|p| (*p, self.phases.get(p).copied().unwrap_or(0)))
+            .collect()
     }
 
     pub fn apply(&mut self, event: watcher::Event<DynamicObject>) -> Vec<WatchSandboxesEvent> {
@@ -126,8 +124,7 @@ impl SandboxIndex {
         if !view.uid.is_empty() && !current.uid.is_empty() && current.uid != view.uid {
             return None;
         }
-        let removed = self.by_id.remove(view.id())?;
-        self.forget_keys(&removed);
+        self.take(view.id())?;
         Some(deleted_event(view.id()))
     }
 
@@ -146,9 +143,7 @@ impl SandboxIndex {
             .collect();
         gone.sort();
         for id in gone {
-            if let Some(old) = self.by_id.remove(&id) {
-                self.forget_keys(&old);
-            }
+            self.take(&id);
             events.push(deleted_event(&id));
         }
         let mut fresh: Vec<_> = fresh.into_values().collect();
@@ -168,15 +163,24 @@ impl SandboxIndex {
     }
 
     fn insert(&mut self, view: Arc<SandboxView>) {
-        if let Some(old) = self.by_id.get(view.id()).cloned() {
-            self.forget_keys(&old);
-        }
+        self.take(view.id());
+        *self.phases.entry(view.phase()).or_default() += 1;
         let id = view.id().to_string();
         self.by_object
             .insert((view.namespace.clone(), view.object_name.clone()), id.clone());
         self.by_object
             .insert((view.namespace.clone(), view.endpoint.instance_id.clone()), id.clone());
         self.by_id.insert(id, view);
+    }
+
+    /// Removes `id` with everything derived from it.
+    fn take(&mut self, id: &str) -> Option<Arc<SandboxView>> {
+        let view = self.by_id.remove(id)?;
+        self.forget_keys(&view);
+        if let Some(count) = self.phases.get_mut(view.phase()) {
+            *count -= 1;
+        }
+        Some(view)
     }
 
     fn forget_keys(&mut self, view: &SandboxView) {

@@ -143,3 +143,30 @@ fn kubernetes_events_become_platform_events_with_progress() {
             .is_none()
     );
 }
+
+#[test]
+fn phase_counts_follow_every_change() {
+    let mut index = synced(&["a", "b"]);
+    let count = |index: &SandboxIndex, phase: &str| {
+        index
+            .phase_counts()
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map_or(0, |(_, c)| *c)
+    };
+    assert_eq!((count(&index, "provisioning"), count(&index, "ready")), (2, 0));
+    index.apply(Event::Apply(sandbox("a", "uid-a", "True")));
+    assert_eq!((count(&index, "provisioning"), count(&index, "ready")), (1, 1));
+    index.apply(Event::Delete(sandbox("a", "uid-a", "True")));
+    assert_eq!((count(&index, "provisioning"), count(&index, "ready")), (1, 0));
+    index.apply(Event::Init);
+    index.apply(Event::InitApply(sandbox("c", "uid-c", "True")));
+    index.apply(Event::InitDone);
+    assert_eq!(
+        (count(&index, "provisioning"), count(&index, "ready")),
+        (0, 1),
+        "relist replaced b with c"
+    );
+    let total: i64 = index.phase_counts().iter().map(|(_, c)| c).sum();
+    assert_eq!(total, index.all().len() as i64);
+}

@@ -716,3 +716,34 @@ async fn json_logs_continue_the_gateways_trace_and_name_rpc_code_and_latency() {
     assert!(failed["sandbox_id"].as_str().is_some_and(|s| !s.is_empty()), "{failed}");
     assert_eq!(failed["span"]["trace_id"], trace_id);
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_binary_cleanly_and_removes_its_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("unreachable.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: x\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\ncurrent-context: x\n",
+    )
+    .expect("kubeconfig");
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let mut driver = DriverProcess::start(&["--shutdown-grace", "3s"], &[("KUBECONFIG", &kubeconfig)]).await;
+    let mut client = driver.client().await;
+    let mut watch = Events::open(&mut client).await;
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = driver.terminate();
+        (status, driver)
+    })
+    .await
+    .expect("join");
+    let (status, driver) = status;
+    assert!(status.success(), "exit status {status:?}; log:\n{}", driver.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "exited within the grace period"
+    );
+    assert!(watch.next(SHORT).await.is_none(), "the watch stream ended");
+    assert!(!driver.socket.exists(), "socket removed on exit");
+    assert!(driver.log().contains("SIGTERM"), "{}", driver.log());
+}

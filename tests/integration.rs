@@ -760,3 +760,34 @@ async fn metrics_and_health_follow_the_work_done() {
         "no sandbox or namespace names in labels"
     );
 }
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn stop_that_outlasts_its_timeout_is_deadline_exceeded() {
+    let env = Env::start_with(None, &["--stop-timeout", "1ms"]).await;
+    let id = new_id();
+    env.create(&id, "slow").await;
+    env.wait_ready(&id).await;
+    let mut client = env.driver.client().await;
+    let err = client
+        .stop_sandbox(StopSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect_err("1ms is too short for the controller");
+    assert_eq!(err.code(), tonic::Code::DeadlineExceeded, "{}", err.message());
+    assert!(err.message().contains("Suspended=True"), "{}", err.message());
+    // The stop itself went through; once Suspended=True is reported, Stop succeeds at once.
+    eventually(READY_WITHIN, "Suspended=True", || async {
+        env.get(&id).await.ok().filter(is_suspended)
+    })
+    .await;
+    client
+        .stop_sandbox(StopSandboxRequest {
+            sandbox_id: id,
+            sandbox_name: String::new(),
+        })
+        .await
+        .expect("already stopped");
+}

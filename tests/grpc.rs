@@ -549,18 +549,7 @@ async fn graceful_shutdown_finishes_calls_ends_watches_and_removes_the_socket() 
 #[tokio::test]
 async fn grpc_health_reports_serving() {
     let server = Server::start().await;
-    let channel = tonic::transport::Endpoint::from_static("http://driver.invalid")
-        .connect_with_connector(tower::service_fn({
-            let path = server.socket.clone();
-            move |_| {
-                let path = path.clone();
-                async move {
-                    tokio::net::UnixStream::connect(path)
-                        .await
-                        .map(hyper_util::rt::TokioIo::new)
-                }
-            }
-        }))
+    let channel = openshell_driver_openshift::cli::client::channel(&server.socket)
         .await
         .expect("channel");
     let health = tonic_health::pb::health_client::HealthClient::new(channel);
@@ -668,13 +657,7 @@ async fn client_subcommand_walks_a_sandbox_through_its_life() {
 async fn json_logs_continue_the_gateways_trace_and_name_rpc_code_and_latency() {
     // No cluster is needed for this: the driver starts and answers GetCapabilities anyway.
     let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("unreachable.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}\nusers:\n- name: x\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\ncurrent-context: x\n",
-    )
-    .expect("kubeconfig");
-    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let kubeconfig = unreachable_kubeconfig(dir.path());
     let driver = DriverProcess::start(&["--log-format", "json"], &[("KUBECONFIG", &kubeconfig)]).await;
     let mut client = driver.client().await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -720,13 +703,7 @@ async fn json_logs_continue_the_gateways_trace_and_name_rpc_code_and_latency() {
 #[tokio::test]
 async fn sigterm_stops_the_binary_cleanly_and_removes_its_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("unreachable.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: x\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\ncurrent-context: x\n",
-    )
-    .expect("kubeconfig");
-    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let kubeconfig = unreachable_kubeconfig(dir.path());
     let mut driver = DriverProcess::start(&["--shutdown-grace", "3s"], &[("KUBECONFIG", &kubeconfig)]).await;
     let mut client = driver.client().await;
     let mut watch = Events::open(&mut client).await;

@@ -101,16 +101,20 @@ pub struct CreateArgs {
     pub gpu: Option<u32>,
 }
 
-pub async fn connect(socket: &Path) -> anyhow::Result<ComputeDriverClient<Channel>> {
+/// A channel to the driver's Unix socket (the authority is meaningless, as for the gateway).
+pub async fn channel(socket: &Path) -> anyhow::Result<Channel> {
     let path = socket.to_path_buf();
-    let channel = Endpoint::from_static("http://driver.invalid")
+    Endpoint::from_static("http://driver.invalid")
         .connect_with_connector(tower::service_fn(move |_| {
             let path = path.clone();
             async move { tokio::net::UnixStream::connect(path).await.map(TokioIo::new) }
         }))
         .await
-        .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", socket.display()))?;
-    Ok(ComputeDriverClient::new(channel))
+        .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", socket.display()))
+}
+
+pub async fn connect(socket: &Path) -> anyhow::Result<ComputeDriverClient<Channel>> {
+    Ok(ComputeDriverClient::new(channel(socket).await?))
 }
 
 /// A gRPC failure as the CLI reports it: code and message.

@@ -9,23 +9,25 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::StreamExt;
-use hyper_util::rt::TokioIo;
 use openshell_driver_openshift::proto::compute_driver_client::ComputeDriverClient;
 use openshell_driver_openshift::proto::watch_sandboxes_event::Payload;
 use openshell_driver_openshift::proto::*;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-/// A tonic client over the driver's Unix socket (the authority is meaningless, as for the
-/// gateway).
-pub async fn connect(socket: &Path) -> Result<ComputeDriverClient<Channel>, tonic::transport::Error> {
-    let path = socket.to_path_buf();
-    let channel = Endpoint::from_static("http://driver.invalid")
-        .connect_with_connector(tower::service_fn(move |_| {
-            let path = path.clone();
-            async move { tokio::net::UnixStream::connect(path).await.map(TokioIo::new) }
-        }))
-        .await?;
-    Ok(ComputeDriverClient::new(channel))
+/// A tonic client over the driver's socket: the same connector the `client` subcommand uses.
+pub async fn connect(socket: &Path) -> anyhow::Result<ComputeDriverClient<Channel>> {
+    openshell_driver_openshift::cli::client::connect(socket).await
+}
+
+/// A kubeconfig whose API server never answers: the driver must start and serve anyway.
+pub fn unreachable_kubeconfig(dir: &Path) -> String {
+    let path = dir.join("unreachable.kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}\nusers:\n- name: x\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\ncurrent-context: x\n",
+    )
+    .expect("kubeconfig");
+    path.to_string_lossy().into_owned()
 }
 
 pub fn new_id() -> String {

@@ -791,3 +791,25 @@ async fn stop_that_outlasts_its_timeout_is_deadline_exceeded() {
         .await
         .expect("already stopped");
 }
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn create_into_a_missing_namespace_is_failed_precondition() {
+    let cluster = Cluster::from_env();
+    let missing = unique_namespace("t3-absent");
+    let admin = cluster.kubeconfig.to_string_lossy().into_owned();
+    let driver = DriverProcess::start(
+        &["--namespace", &missing, "--gateway-id", &missing],
+        &[("KUBECONFIG", &admin)],
+    )
+    .await;
+    let mut client = driver.client().await;
+    let err = client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox_request(&new_id(), "lost")),
+        })
+        .await
+        .expect_err("no namespace");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{}", err.message());
+    assert!(err.message().contains(&missing), "{}", err.message());
+}

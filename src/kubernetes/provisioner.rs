@@ -307,6 +307,17 @@ impl KubeProvisioner {
     }
 }
 
+/// A 404 on create means the namespace (or the Sandbox API) is missing: for the gateway that is a
+/// precondition of the create, not an absent sandbox.
+fn create_failure(err: DriverError, namespace: &str) -> DriverError {
+    match err {
+        DriverError::NotFound(msg) => DriverError::FailedPrecondition(format!(
+            "cannot create the Sandbox in namespace {namespace}: {msg} (does the namespace exist, and is the Sandbox CRD installed?)"
+        )),
+        other => other,
+    }
+}
+
 #[async_trait::async_trait]
 impl SandboxProvisioner for KubeProvisioner {
     async fn validate_create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
@@ -372,6 +383,7 @@ impl SandboxProvisioner for KubeProvisioner {
                 (existing, false)
             }
             Err(e) => {
+                let e = create_failure(e, &identity.namespace);
                 self.metrics.sandbox_failed(e.metric_label());
                 return Err(e);
             }
@@ -567,5 +579,19 @@ impl SandboxProvisioner for KubeProvisioner {
             return Readiness::Unavailable("the sandbox cache has not synced yet".into());
         }
         backend
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_404_on_create_is_a_failed_precondition_naming_the_namespace() {
+        let e = create_failure(DriverError::NotFound("namespaces \"x\" not found".into()), "x");
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+        assert!(e.to_string().contains("namespace x"), "{e}");
+        let other = create_failure(DriverError::PermissionDenied("no".into()), "x");
+        assert_eq!(other.code(), tonic::Code::PermissionDenied);
     }
 }

@@ -62,13 +62,6 @@ impl Server {
     }
 }
 
-fn get(id: &str) -> GetSandboxRequest {
-    GetSandboxRequest {
-        sandbox_id: id.into(),
-        sandbox_name: String::new(),
-    }
-}
-
 #[tokio::test]
 async fn capabilities_and_listener_requirements() {
     let server = Server::start().await;
@@ -114,7 +107,7 @@ async fn sandbox_lifecycle_over_the_socket() {
     assert!(stored(&server.provisioner, &id));
 
     let got = client
-        .get_sandbox(get(&id))
+        .get_sandbox(get_request(&id))
         .await
         .expect("get")
         .into_inner()
@@ -151,7 +144,7 @@ async fn sandbox_lifecycle_over_the_socket() {
         .expect("stop");
     assert!(is_suspended(
         &client
-            .get_sandbox(get(&id))
+            .get_sandbox(get_request(&id))
             .await
             .expect("get")
             .into_inner()
@@ -167,7 +160,7 @@ async fn sandbox_lifecycle_over_the_socket() {
         .expect("start");
     assert!(is_ready(
         &client
-            .get_sandbox(get(&id))
+            .get_sandbox(get_request(&id))
             .await
             .expect("get")
             .into_inner()
@@ -196,7 +189,7 @@ async fn sandbox_lifecycle_over_the_socket() {
             .deleted
     );
     assert_eq!(
-        client.get_sandbox(get(&id)).await.expect_err("gone").code(),
+        client.get_sandbox(get_request(&id)).await.expect_err("gone").code(),
         tonic::Code::NotFound
     );
     client
@@ -276,12 +269,12 @@ async fn errors_carry_the_right_codes() {
         ),
         (
             "empty id",
-            client.get_sandbox(get("")).await.expect_err("x"),
+            client.get_sandbox(get_request("")).await.expect_err("x"),
             tonic::Code::InvalidArgument,
         ),
         (
             "absent get",
-            client.get_sandbox(get(&new_id())).await.expect_err("x"),
+            client.get_sandbox(get_request(&new_id())).await.expect_err("x"),
             tonic::Code::NotFound,
         ),
         (
@@ -670,10 +663,7 @@ async fn json_logs_continue_the_gateways_trace_and_name_rpc_code_and_latency() {
         .get_capabilities(request)
         .await
         .expect("capabilities without a cluster");
-    let mut absent = tonic::Request::new(GetSandboxRequest {
-        sandbox_id: new_id(),
-        sandbox_name: String::new(),
-    });
+    let mut absent = tonic::Request::new(get_request(&new_id()));
     absent.metadata_mut().insert(
         "traceparent",
         format!("00-{trace_id}-00f067aa0ba902b8-01").parse().expect("header"),

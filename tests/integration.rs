@@ -91,12 +91,7 @@ impl Env {
 
     async fn get(&self, id: &str) -> Result<DriverSandbox, tonic::Status> {
         let mut client = self.driver.client().await;
-        let r = client
-            .get_sandbox(GetSandboxRequest {
-                sandbox_id: id.into(),
-                sandbox_name: String::new(),
-            })
-            .await?;
+        let r = client.get_sandbox(get_request(id)).await?;
         Ok(r.into_inner().sandbox.expect("sandbox"))
     }
 
@@ -379,13 +374,7 @@ async fn delete_collects_everything_and_reports_deleted_once() {
             .into_inner()
             .deleted
     );
-    let get = client
-        .get_sandbox(GetSandboxRequest {
-            sandbox_id: id.clone(),
-            sandbox_name: String::new(),
-        })
-        .await
-        .expect_err("gone");
+    let get = client.get_sandbox(get_request(&id)).await.expect_err("gone");
     assert_eq!(get.code(), tonic::Code::NotFound);
 }
 
@@ -600,13 +589,7 @@ async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own(
         let mut client = client.clone();
         let id = id.clone();
         async move {
-            let r = client
-                .get_sandbox(GetSandboxRequest {
-                    sandbox_id: id,
-                    sandbox_name: String::new(),
-                })
-                .await
-                .ok()?;
+            let r = client.get_sandbox(get_request(&id)).await.ok()?;
             r.into_inner().sandbox.filter(is_ready)
         }
     })

@@ -184,33 +184,14 @@ async fn b_missing_crd_is_failed_precondition_until_it_is_installed() {
     .await;
     let id = new_id();
     create_when_possible(&driver, &id, "late").await;
-    let got = client
-        .get_sandbox(GetSandboxRequest {
-            sandbox_id: id.clone(),
-            sandbox_name: String::new(),
-        })
-        .await;
-    let got = match got {
-        Ok(r) => r.into_inner().sandbox,
-        Err(_) => {
-            eventually(WITHIN, "the new sandbox in the cache", || {
-                let mut client = client.clone();
-                let id = id.clone();
-                async move {
-                    client
-                        .get_sandbox(GetSandboxRequest {
-                            sandbox_id: id,
-                            sandbox_name: String::new(),
-                        })
-                        .await
-                        .ok()
-                }
-            })
-            .await
-            .into_inner()
-            .sandbox
-        }
-    };
+    let got = eventually(WITHIN, "the new sandbox in the cache", || {
+        let mut client = client.clone();
+        let id = id.clone();
+        async move { client.get_sandbox(get_request(&id)).await.ok() }
+    })
+    .await
+    .into_inner()
+    .sandbox;
     assert_eq!(got.expect("sandbox").name, "late");
     let _ = cluster.try_kubectl(&["delete", "namespace", &namespace, "--wait=false"], None);
 }

@@ -30,6 +30,14 @@ pub fn unreachable_kubeconfig(dir: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// GetSandbox by id, as the gateway asks.
+pub fn get_request(id: &str) -> GetSandboxRequest {
+    GetSandboxRequest {
+        sandbox_id: id.into(),
+        sandbox_name: String::new(),
+    }
+}
+
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }

@@ -53,12 +53,19 @@ async fn a_watch_stream_survives_an_api_server_restart_without_losing_changes() 
     create_when_possible(&driver, &b, "before-b").await;
     let mut client = driver.client().await;
     let mut watch = Events::open(&mut client).await;
-    for id in [&a, &b] {
-        watch
-            .until(WITHIN, |e| snapshot_of(e).is_some_and(|s| &s.id == id && is_ready(s)))
-            .await
-            .expect("Ready before the restart");
-    }
+    // Both in one pass: the replay comes in id order, so waiting for one id at a time would
+    // throw away the other's event when it comes first.
+    let ready = std::cell::RefCell::new(std::collections::HashSet::new());
+    watch
+        .until(WITHIN, |e| {
+            if let Some(s) = snapshot_of(e).filter(|s| is_ready(s)) {
+                ready.borrow_mut().insert(s.id.clone());
+            }
+            let seen = ready.borrow();
+            seen.contains(&a) && seen.contains(&b)
+        })
+        .await
+        .expect("both Ready before the restart");
 
     let status = Command::new("bash")
         .args([

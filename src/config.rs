@@ -148,6 +148,108 @@ pub struct DriverConfig {
     /// Log filter (tracing EnvFilter syntax, e.g. `info,openshell_driver_openshift=debug`).
     #[arg(long, env = "OPENSHELL_DRIVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    #[command(flatten)]
+    pub openshift: OpenShiftConfig,
+}
+
+/// Which platform additions the driver makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlatformMode {
+    /// OpenShift when the API server serves security.openshift.io/v1, else plain Kubernetes.
+    Auto,
+    /// Plain Kubernetes: no SCC, SELinux or Route additions; exposure is refused.
+    Kubernetes,
+    /// OpenShift, whatever discovery says.
+    Openshift,
+}
+
+/// TLS termination of a sandbox's Route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteTls {
+    /// TLS ends at the router; plain HTTP to the pod.
+    Edge,
+    /// TLS to the router and again from the router to the pod (service-serving certificate).
+    Reencrypt,
+    /// TLS passed through to the pod, which serves it itself.
+    Passthrough,
+}
+
+impl RouteTls {
+    pub fn as_route(self) -> &'static str {
+        match self {
+            Self::Edge => "edge",
+            Self::Reencrypt => "reencrypt",
+            Self::Passthrough => "passthrough",
+        }
+    }
+}
+
+/// Who may open an exposed sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExposeAuth {
+    /// Anyone who reaches the Route.
+    None,
+    /// OpenShift users, through an oauth-proxy sidecar.
+    Openshift,
+}
+
+/// OpenShift additions: SCC, SELinux, Routes and the OAuth proxy. Inactive on plain Kubernetes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "OpenShift")]
+pub struct OpenShiftConfig {
+    /// Platform additions: detected (auto), none (kubernetes) or forced (openshift).
+    #[arg(long, env = "OPENSHELL_DRIVER_PLATFORM", value_enum, default_value = "auto")]
+    pub platform: PlatformMode,
+
+    /// SecurityContextConstraints sandbox pods ask for (`openshift.io/required-scc`) and that
+    /// ValidateSandboxCreate checks the sandbox ServiceAccount may use.
+    #[arg(long, env = "OPENSHELL_DRIVER_SCC", default_value = "openshell-sandbox")]
+    pub scc: String,
+
+    /// UID the supervisor drops to (OPENSHELL_SANDBOX_UID); default: the first UID of the
+    /// namespace's `openshift.io/sa.scc.uid-range`.
+    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_UID")]
+    pub sandbox_uid: Option<u32>,
+
+    /// GID the supervisor drops to (OPENSHELL_SANDBOX_GID); default: the first GID of the
+    /// namespace's `openshift.io/sa.scc.supplemental-groups`.
+    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_GID")]
+    pub sandbox_gid: Option<u32>,
+
+    /// SELinux type of the agent container (e.g. `openshell_agent_t`); the level comes from
+    /// the namespace's `openshift.io/sa.scc.mcs`. Empty: the platform default.
+    #[arg(long, env = "OPENSHELL_DRIVER_SELINUX_TYPE", default_value = "")]
+    pub selinux_type: String,
+
+    /// Node label whose value names the SELinux type installed on that node (e.g.
+    /// `openshell.ai/selinux-type=openshell_agent_t`). When nodes carry it, sandboxes use that
+    /// type and are scheduled onto those nodes. Ignored when --selinux-type is set.
+    #[arg(long, env = "OPENSHELL_DRIVER_SELINUX_DETECT_LABEL", default_value = "")]
+    pub selinux_detect_label: String,
+
+    /// Expose every sandbox on this port through a Route unless its `platform_config.expose`
+    /// says otherwise. Unset: only sandboxes that ask are exposed.
+    #[arg(long, env = "OPENSHELL_DRIVER_EXPOSE_PORT")]
+    pub expose_port: Option<u16>,
+
+    /// Default TLS termination of sandbox Routes.
+    #[arg(long, env = "OPENSHELL_DRIVER_EXPOSE_TLS", value_enum, default_value = "edge")]
+    pub expose_tls: RouteTls,
+
+    /// Default authentication in front of exposed sandboxes.
+    #[arg(long, env = "OPENSHELL_DRIVER_EXPOSE_AUTH", value_enum, default_value = "none")]
+    pub expose_auth: ExposeAuth,
+
+    /// Image of the oauth-proxy sidecar (`expose.auth: openshift`).
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_OAUTH_PROXY_IMAGE",
+        default_value = "quay.io/openshift/origin-oauth-proxy:4.17"
+    )]
+    pub oauth_proxy_image: String,
 }
 
 impl DriverConfig {

@@ -2,11 +2,33 @@
 //! Sandbox; a [`PlatformEnricher`] adds what one platform needs (OpenShift: SCC, SELinux,
 //! Routes) without the provisioner knowing about that platform.
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
 use crate::error::DriverError;
+use crate::kubernetes::cache::SandboxCache;
 use crate::kubernetes::render::{SandboxApiVersion, SandboxManifest};
 use crate::kubernetes::status::SandboxView;
-use crate::proto::DriverSandbox;
+use crate::proto::{DriverPlatformEvent, DriverSandbox};
 use crate::provisioner::SandboxEndpoint;
+
+/// Where an enricher reports what the platform says about a sandbox (e.g. a Route no router
+/// admitted); the events reach every WatchSandboxes stream.
+#[derive(Clone)]
+pub struct PlatformEvents {
+    cache: Arc<SandboxCache>,
+}
+
+impl PlatformEvents {
+    pub fn new(cache: Arc<SandboxCache>) -> Self {
+        Self { cache }
+    }
+
+    pub fn publish(&self, sandbox_id: &str, event: DriverPlatformEvent) {
+        self.cache.publish_for(sandbox_id, event);
+    }
+}
 
 /// A Sandbox the API server has accepted; owner of anything an enricher adds next to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +42,9 @@ pub struct CreatedSandbox {
 #[async_trait::async_trait]
 pub trait PlatformEnricher: Send + Sync + 'static {
     fn name(&self) -> &'static str;
+
+    /// Starts background work (discovery, watches); called once when the provisioner starts.
+    fn start(self: Arc<Self>, _events: PlatformEvents, _shutdown: watch::Receiver<bool>) {}
 
     /// `platform_config` keys this enricher handles; the provisioner does not reject them.
     fn platform_config_keys(&self) -> &'static [&'static str] {

@@ -7,6 +7,7 @@ pub mod enricher;
 pub mod error;
 pub mod kubernetes;
 pub mod metrics;
+pub mod openshift;
 pub mod proto;
 pub mod provisioner;
 pub mod server;

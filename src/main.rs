@@ -7,9 +7,9 @@ use openshell_driver_openshift::cli::check::{self, CheckArgs};
 use openshell_driver_openshift::cli::client::{self, ClientArgs};
 use openshell_driver_openshift::cli::render::{self, RenderArgs};
 use openshell_driver_openshift::config::DriverConfig;
-use openshell_driver_openshift::enricher::NoopEnricher;
 use openshell_driver_openshift::kubernetes::KubeProvisioner;
 use openshell_driver_openshift::metrics::{DriverMetrics, NoopMetrics, PrometheusMetrics};
+use openshell_driver_openshift::openshift::OpenShiftEnricher;
 use openshell_driver_openshift::server::{self, DriverSocket};
 use openshell_driver_openshift::telemetry;
 
@@ -74,13 +74,10 @@ async fn serve(config: DriverConfig) -> anyhow::Result<()> {
         Some(p) => p.clone(),
         None => Arc::new(NoopMetrics),
     };
-    let provisioner = KubeProvisioner::start(
-        Arc::clone(&config),
-        client,
-        Arc::new(NoopEnricher),
-        metrics.clone(),
-        shutdown.clone(),
-    );
+    // One enricher for every --platform: on plain Kubernetes it adds nothing and refuses
+    // exposure with a clear error.
+    let enricher = OpenShiftEnricher::new(Arc::clone(&config), client.clone(), metrics.clone())?;
+    let provisioner = KubeProvisioner::start(Arc::clone(&config), client, enricher, metrics.clone(), shutdown.clone());
     if let Some(prometheus) = prometheus {
         let addr = config.metrics_bind_address.parse().with_context(|| {
             format!(

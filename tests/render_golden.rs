@@ -4,7 +4,19 @@
 use std::path::Path;
 
 use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
-use openshell_driver_openshift::config::DriverConfig;
+use openshell_driver_openshift::config::{DriverConfig, PlatformMode};
+
+fn assert_golden(rendered: &str, name: &str) {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, rendered).expect("write golden");
+    }
+    let want = std::fs::read_to_string(&golden).expect("golden file");
+    assert_eq!(
+        rendered, want,
+        "render output changed; review and rerun with UPDATE_GOLDEN=1"
+    );
+}
 
 #[test]
 fn render_matches_golden_yaml() {
@@ -16,18 +28,11 @@ fn render_matches_golden_yaml() {
     let args = RenderArgs {
         file: "-".into(),
         v1alpha1: false,
+        namespace_annotations: Vec::new(),
         driver,
     };
     let rendered = render_yaml(&input, &args).expect("renders");
-    let golden = root.join("tests/golden/render-sandbox.yaml");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &rendered).expect("write golden");
-    }
-    let want = std::fs::read_to_string(&golden).expect("golden file");
-    assert_eq!(
-        rendered, want,
-        "render output changed; review and rerun with UPDATE_GOLDEN=1"
-    );
+    assert_golden(&rendered, "render-sandbox.yaml");
     assert!(
         !rendered.contains("example-token-value"),
         "the token never appears in render output"
@@ -39,6 +44,7 @@ fn render_rejects_unknown_fields_and_bad_input() {
     let args = RenderArgs {
         file: "-".into(),
         v1alpha1: true,
+        namespace_annotations: Vec::new(),
         driver: DriverConfig::defaults(),
     };
     let err = render_yaml("name: demo\nspek: {}\n", &args).expect_err("unknown field");
@@ -50,4 +56,50 @@ fn render_rejects_unknown_fields_and_bad_input() {
         alpha.contains("agents.x-k8s.io/v1alpha1") && alpha.contains("replicas: 1"),
         "{alpha}"
     );
+}
+
+#[test]
+fn render_for_openshift_shows_scc_selinux_route_and_proxy() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let input = std::fs::read_to_string(root.join("examples/sandbox-openshift.yaml")).expect("example");
+    let mut driver = DriverConfig::defaults();
+    driver.gateway_id = "gw-1".into();
+    driver.openshift.platform = PlatformMode::Openshift;
+    driver.openshift.selinux_type = "openshell_agent_t".into();
+    let annotations = [
+        ("openshift.io/sa.scc.uid-range", "1000680000/10000"),
+        ("openshift.io/sa.scc.supplemental-groups", "1000680000/10000"),
+        ("openshift.io/sa.scc.mcs", "s0:c26,c5"),
+    ];
+    let args = RenderArgs {
+        file: "-".into(),
+        v1alpha1: false,
+        namespace_annotations: annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        driver: driver.clone(),
+    };
+    let rendered = render_yaml(&input, &args).expect("renders");
+    assert_golden(&rendered, "render-sandbox-openshift.yaml");
+    for wanted in [
+        "openshift.io/required-scc: openshell-sandbox",
+        "- name: OPENSHELL_SANDBOX_UID\n          value: '1000680000'",
+        "type: openshell_agent_t",
+        "level: s0:c26,c5",
+        "kind: Route",
+        "termination: reencrypt",
+        "host: notebook.apps.example.com",
+        "name: oauth-proxy",
+        "service.beta.openshift.io/serving-cert-secret-name",
+    ] {
+        assert!(rendered.contains(wanted), "missing {wanted:?}");
+    }
+    assert!(!rendered.contains("example-token-value"), "the token never appears");
+
+    // The same request for plain Kubernetes: exposure is refused, naming the flag.
+    driver.openshift.platform = PlatformMode::Kubernetes;
+    let vanilla = RenderArgs { driver, ..args };
+    let err = render_yaml(&input, &vanilla).expect_err("no Routes on Kubernetes");
+    assert!(err.to_string().contains("--platform openshift"), "{err}");
 }

@@ -6,13 +6,14 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use serde::Serialize;
 
-use crate::config::{DriverConfig, WorkspaceMode};
+use crate::config::{DriverConfig, PlatformMode, WorkspaceMode};
 use crate::error::DriverError;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
-use crate::kubernetes::permissions::required;
+use crate::kubernetes::permissions::{NamedObject, required};
 use crate::kubernetes::render::GPU_RESOURCE;
 use crate::kubernetes::validation::parse_quantity;
 use crate::metrics::NoopMetrics;
+use crate::openshift::detect::{SCC_GROUP_VERSION, SCC_PLURAL};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckOutput {
@@ -106,7 +107,21 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             },
         );
     }
-    lines.extend(permission_lines(&kube, config).await);
+    let openshift = match config.openshift.platform {
+        PlatformMode::Kubernetes => false,
+        PlatformMode::Openshift => true,
+        PlatformMode::Auto => kube.serves(SCC_GROUP_VERSION, SCC_PLURAL).await.unwrap_or(false),
+    };
+    lines.push(line(
+        "platform",
+        Verdict::Pass,
+        if openshift {
+            "OpenShift: SCC, SELinux and Route additions apply"
+        } else {
+            "plain Kubernetes: no OpenShift additions"
+        },
+    ));
+    lines.extend(permission_lines(&kube, config, openshift).await);
     lines.push(gpu_line(&kube).await);
     if let Some(version) = served {
         lines.push(controller_line(&kube, config, version).await);
@@ -114,17 +129,28 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
     lines
 }
 
-async fn permission_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckLine> {
+async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bool) -> Vec<CheckLine> {
     let reviews: Api<SelfSubjectAccessReview> = Api::all(kube.client.clone());
     let mut lines = Vec::new();
-    for p in required(config.workspace_mode) {
+    for p in required(config.workspace_mode, openshift) {
         let namespace = p.namespaced.then(|| config.namespace.clone());
+        let (resource, subresource) = match p.resource.split_once('/') {
+            Some((r, s)) => (r, Some(s.to_string())),
+            None => (p.resource, None),
+        };
+        let object = match p.object {
+            NamedObject::Any => None,
+            NamedObject::SandboxNamespace => Some(config.namespace.clone()),
+            NamedObject::Scc => Some(config.openshift.scc.clone()),
+        };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
                     verb: Some(p.verb.into()),
                     group: Some(p.group.into()),
-                    resource: Some(p.resource.into()),
+                    resource: Some(resource.into()),
+                    subresource,
+                    name: object,
                     namespace: namespace.clone(),
                     ..Default::default()
                 }),

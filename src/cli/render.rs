@@ -7,7 +7,17 @@ use clap::Args;
 
 use crate::cli::request_doc::SandboxDoc;
 use crate::config::DriverConfig;
+use crate::config::PlatformMode;
 use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox};
+use crate::openshift::detect::PlatformFacts;
+use crate::openshift::enrich_offline;
+use crate::openshift::expose::{EXPOSE_KEY, exposure_of};
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?}: expected KEY=VALUE"))
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct RenderArgs {
@@ -17,6 +27,10 @@ pub struct RenderArgs {
     /// Render for the v1alpha1 Sandbox API instead of v1beta1.
     #[arg(long)]
     pub v1alpha1: bool,
+    /// With --platform openshift: an annotation of the sandbox namespace, as OpenShift sets
+    /// them (e.g. `openshift.io/sa.scc.uid-range=1000680000/10000`); repeatable.
+    #[arg(long = "namespace-annotation", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub namespace_annotations: Vec<(String, String)>,
     #[command(flatten)]
     pub driver: DriverConfig,
 }
@@ -29,7 +43,29 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     } else {
         SandboxApiVersion::V1beta1
     };
-    let rendered = render_sandbox(&request, &args.driver, api, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let openshift = args.driver.openshift.platform == PlatformMode::Openshift;
+    let keys: &[&str] = &[EXPOSE_KEY];
+    let mut rendered = render_sandbox(&request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let companions = if openshift {
+        let annotations = args.namespace_annotations.iter().cloned().collect();
+        // Offline there are no node labels: only --selinux-type shows.
+        enrich_offline(
+            &request,
+            &args.driver,
+            &mut rendered.manifest,
+            &annotations,
+            &PlatformFacts::default(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        if exposure_of(&request, &args.driver.openshift)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .is_some()
+        {
+            anyhow::bail!("platform_config.expose needs --platform openshift (Routes are OpenShift's)");
+        }
+        None
+    };
     let mut out = serde_yaml::to_string(&rendered.manifest)?;
     if let Some(mut secret) = rendered.token_secret {
         // The token is a secret: the review output shows where it goes, not what it is.
@@ -41,6 +77,30 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
         }
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(&doc)?);
+    }
+    if let Some(made) = companions {
+        let mut service = serde_json::to_value(&made.service)?;
+        service["apiVersion"] = "v1".into();
+        service["kind"] = "Service".into();
+        let mut docs = vec![service, made.route];
+        if let Some(secret) = made.cookie_secret {
+            let mut secret = serde_json::to_value(&secret)?;
+            secret["apiVersion"] = "v1".into();
+            secret["kind"] = "Secret".into();
+            docs.push(secret);
+        }
+        if let Some((key, value)) = made.redirect_annotation {
+            let account = if args.driver.sandbox_service_account.is_empty() {
+                "default"
+            } else {
+                &args.driver.sandbox_service_account
+            };
+            out.push_str(&format!("# patched onto ServiceAccount {account}: {key}: {value}\n"));
+        }
+        for doc in docs {
+            out.push_str("---\n");
+            out.push_str(&serde_yaml::to_string(&doc)?);
+        }
     }
     Ok(out)
 }

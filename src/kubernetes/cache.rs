@@ -71,6 +71,14 @@ impl SandboxCache {
         }
     }
 
+    /// Publishes an event a platform enricher observed about a sandbox this cache knows.
+    pub fn publish_for(&self, sandbox_id: &str, event: crate::proto::DriverPlatformEvent) {
+        let index = self.read_index();
+        if let Some(out) = index.platform_event_for(sandbox_id, event) {
+            let _ = self.events.send(out);
+        }
+    }
+
     /// Waits until `done` holds for the index, or `timeout` passes (returns false).
     pub async fn wait_until(&self, timeout: Duration, done: impl Fn(&SandboxIndex) -> bool) -> bool {
         let mut changes = self.generation.subscribe();

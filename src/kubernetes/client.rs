@@ -52,6 +52,18 @@ impl KubeCalls {
         result
     }
 
+    /// Whether `group_version` (e.g. `route.openshift.io/v1`) serves `plural`.
+    pub async fn serves(&self, group_version: &str, plural: &str) -> Result<bool, DriverError> {
+        match self
+            .call("discover", "apis", self.client.list_api_group_resources(group_version))
+            .await
+        {
+            Ok(list) => Ok(list.resources.iter().any(|r| r.name == plural)),
+            Err(DriverError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Finds the served Sandbox version, preferring v1beta1 (the storage version).
     pub async fn discover_sandbox_api(&self) -> Result<SandboxApiState, DriverError> {
         for version in [SandboxApiVersion::V1beta1, SandboxApiVersion::V1alpha1] {

@@ -190,6 +190,17 @@ impl SandboxIndex {
             .remove(&(view.namespace.clone(), view.endpoint.instance_id.clone()));
     }
 
+    /// Wraps an event about sandbox `id`, if it is one of ours.
+    pub fn platform_event_for(&self, id: &str, event: DriverPlatformEvent) -> Option<WatchSandboxesEvent> {
+        self.get(id)?;
+        Some(WatchSandboxesEvent {
+            payload: Some(Payload::PlatformEvent(WatchSandboxesPlatformEvent {
+                sandbox_id: id.to_string(),
+                event: Some(event),
+            })),
+        })
+    }
+
     /// Turns a Kubernetes Event about one of our Sandboxes or their Pods into a platform event.
     pub fn platform_event(&self, event: &KubeEvent) -> Option<WatchSandboxesEvent> {
         let involved = &event.involved_object;

@@ -10,7 +10,19 @@ pub struct Permission {
     pub resource: &'static str,
     /// Namespaced in shared mode (checked in the sandbox namespace); cluster-wide otherwise.
     pub namespaced: bool,
+    /// The rule names one object (RBAC `resourceNames`); `check` asks about that object.
+    pub object: NamedObject,
     pub why: &'static str,
+}
+
+/// Which single object a rule is limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedObject {
+    Any,
+    /// The sandbox namespace (`--namespace`).
+    SandboxNamespace,
+    /// The SCC sandbox pods use (`--scc`).
+    Scc,
 }
 
 const fn p(
@@ -25,8 +37,14 @@ const fn p(
         group,
         resource,
         namespaced,
+        object: NamedObject::Any,
         why,
     }
+}
+
+const fn named(mut permission: Permission, object: NamedObject) -> Permission {
+    permission.object = object;
+    permission
 }
 
 const SANDBOX_RULES: [Permission; 9] = [
@@ -61,15 +79,82 @@ const NAMESPACE_RULES: [Permission; 3] = [
     p("delete", "", "namespaces", false, "DeleteWorkspace"),
 ];
 
-/// Everything the driver needs in `mode`.
-pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
+/// On OpenShift, besides the above (deploy/openshift/rbac*.yaml).
+const OPENSHIFT_RULES: [Permission; 6] = [
+    p("create", "", "services", true, "the Service of an exposed sandbox"),
+    p(
+        "create",
+        "route.openshift.io",
+        "routes",
+        true,
+        "the Route of an exposed sandbox",
+    ),
+    p("list", "route.openshift.io", "routes", true, "Route hosts and refusals"),
+    p(
+        "watch",
+        "route.openshift.io",
+        "routes",
+        true,
+        "Route hosts and refusals",
+    ),
+    p(
+        "create",
+        "route.openshift.io",
+        "routes/custom-host",
+        true,
+        "a Route with expose.host",
+    ),
+    p(
+        "patch",
+        "",
+        "serviceaccounts",
+        true,
+        "the OAuth redirect of auth: openshift",
+    ),
+];
+
+const OPENSHIFT_CLUSTER_RULES: [Permission; 2] = [
+    named(
+        p(
+            "get",
+            "security.openshift.io",
+            "securitycontextconstraints",
+            false,
+            "the SCC preflight",
+        ),
+        NamedObject::Scc,
+    ),
+    p(
+        "create",
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+        false,
+        "may the sandbox ServiceAccount use the SCC",
+    ),
+];
+
+const SANDBOX_NAMESPACE_READ: Permission = named(
+    p("get", "", "namespaces", false, "the namespace's SCC annotations"),
+    NamedObject::SandboxNamespace,
+);
+
+/// Everything the driver needs in `mode`, with the OpenShift additions when `openshift`.
+pub fn required(mode: WorkspaceMode, openshift: bool) -> Vec<Permission> {
     let mut all: Vec<Permission> = SANDBOX_RULES.to_vec();
-    all.push(NODES);
+    if openshift {
+        all.extend(OPENSHIFT_RULES);
+    }
     if mode == WorkspaceMode::Managed {
         for rule in &mut all {
             rule.namespaced = false;
         }
         all.extend(NAMESPACE_RULES);
+    } else if openshift {
+        all.push(SANDBOX_NAMESPACE_READ);
+    }
+    all.push(NODES);
+    if openshift {
+        all.extend(OPENSHIFT_CLUSTER_RULES);
     }
     all
 }
@@ -114,8 +199,8 @@ mod tests {
         out
     }
 
-    fn needed(mode: WorkspaceMode) -> BTreeSet<(String, String, String, bool)> {
-        required(mode)
+    fn needed(mode: WorkspaceMode, openshift: bool) -> BTreeSet<(String, String, String, bool)> {
+        required(mode, openshift)
             .iter()
             .map(|p| (p.verb.into(), p.group.into(), p.resource.into(), p.namespaced))
             .collect()
@@ -123,7 +208,19 @@ mod tests {
 
     #[test]
     fn deploy_rbac_grants_exactly_what_the_driver_needs() {
-        assert_eq!(granted("deploy/rbac.yaml"), needed(WorkspaceMode::Shared));
-        assert_eq!(granted("deploy/rbac-managed.yaml"), needed(WorkspaceMode::Managed));
+        let both = |a: &str, b: &str| granted(a).union(&granted(b)).cloned().collect::<BTreeSet<_>>();
+        assert_eq!(granted("deploy/rbac.yaml"), needed(WorkspaceMode::Shared, false));
+        assert_eq!(
+            granted("deploy/rbac-managed.yaml"),
+            needed(WorkspaceMode::Managed, false)
+        );
+        assert_eq!(
+            both("deploy/rbac.yaml", "deploy/openshift/rbac.yaml"),
+            needed(WorkspaceMode::Shared, true)
+        );
+        assert_eq!(
+            both("deploy/rbac-managed.yaml", "deploy/openshift/rbac-managed.yaml"),
+            needed(WorkspaceMode::Managed, true)
+        );
     }
 }

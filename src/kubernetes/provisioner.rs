@@ -14,7 +14,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::config::{DriverConfig, WorkspaceMode};
-use crate::enricher::{CreatedSandbox, PlatformEnricher};
+use crate::enricher::{CreatedSandbox, PlatformEnricher, PlatformEvents};
 use crate::error::DriverError;
 use crate::kubernetes::cache::SandboxCache;
 use crate::kubernetes::capacity::check_gpu_capacity;
@@ -71,6 +71,7 @@ impl KubeProvisioner {
             metrics,
             shutdown,
         });
+        Arc::clone(&this.enricher).start(PlatformEvents::new(Arc::clone(&this.cache)), this.shutdown.clone());
         tokio::spawn(Arc::clone(&this).connect());
         this
     }
@@ -346,11 +347,12 @@ impl SandboxProvisioner for KubeProvisioner {
     async fn create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
         let version = self.ready_api().await?;
         let mut rendered = self.render(sandbox, version)?;
-        self.enricher.enrich(sandbox, &mut rendered.manifest).await?;
         let identity = rendered.identity.clone();
+        // The namespace first: a platform enricher may read it (OpenShift: its SCC annotations).
         if self.config.workspace_mode == WorkspaceMode::Managed {
             self.ensure_namespace(&identity.workspace).await?;
         }
+        self.enricher.enrich(sandbox, &mut rendered.manifest).await?;
         let api = self.sandboxes_in(version, &identity.namespace);
         let object: DynamicObject = serde_json::to_value(&rendered.manifest)
             .and_then(serde_json::from_value)

@@ -213,14 +213,7 @@ pub fn render_sandbox(
             mount_path: supervisor_dir.clone(),
             ..Default::default()
         }]),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        security_context: Some(unprivileged()),
         ..Default::default()
     };
     let agent = Container {
@@ -298,6 +291,18 @@ pub fn render_sandbox(
         manifest,
         token_secret,
     })
+}
+
+/// No capabilities and no privilege escalation: for every container but the agent.
+pub fn unprivileged() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The ids mirrored as annotations, as upstream does, for tools that read annotations only.

@@ -20,7 +20,7 @@ pub fn struct_to_json(s: &prost_types::Struct) -> serde_json::Value {
     serde_json::Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
 }
 
-fn value_to_json(v: &prost_types::Value) -> serde_json::Value {
+pub fn value_to_json(v: &prost_types::Value) -> serde_json::Value {
     use prost_types::value::Kind;
     match &v.kind {
         None | Some(Kind::NullValue(_)) => serde_json::Value::Null,

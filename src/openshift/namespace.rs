@@ -1,0 +1,203 @@
+//! What an OpenShift namespace's SCC annotations say about the pods in it. Pure: the enricher
+//! reads the Namespace, these functions interpret it.
+
+use std::collections::BTreeMap;
+
+use crate::error::DriverError;
+
+pub const UID_RANGE_ANNOTATION: &str = "openshift.io/sa.scc.uid-range";
+pub const SUPPLEMENTAL_GROUPS_ANNOTATION: &str = "openshift.io/sa.scc.supplemental-groups";
+pub const MCS_ANNOTATION: &str = "openshift.io/sa.scc.mcs";
+
+/// The namespace's allocations, as far as it has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceSecurity {
+    /// First UID of `openshift.io/sa.scc.uid-range`.
+    pub uid: Option<u32>,
+    /// First GID of the first block of `openshift.io/sa.scc.supplemental-groups`.
+    pub gid: Option<u32>,
+    /// `openshift.io/sa.scc.mcs`, e.g. `s0:c26,c5`.
+    pub mcs_level: Option<String>,
+}
+
+/// Reads the SCC annotations of `namespace`. A malformed value is the cluster's problem, not the
+/// request's: FAILED_PRECONDITION naming the namespace, the annotation and the value.
+pub fn namespace_security(
+    namespace: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<NamespaceSecurity, DriverError> {
+    let malformed = |key: &str, value: &str, expected: &str| {
+        DriverError::FailedPrecondition(format!(
+            "namespace {namespace}: annotation {key}={value:?} is malformed (expected {expected})"
+        ))
+    };
+    let uid = match annotations.get(UID_RANGE_ANNOTATION) {
+        None => None,
+        Some(v) => Some(
+            block_start(v).ok_or_else(|| malformed(UID_RANGE_ANNOTATION, v, "START/SIZE such as 1000680000/10000"))?,
+        ),
+    };
+    let gid = match annotations.get(SUPPLEMENTAL_GROUPS_ANNOTATION) {
+        None => None,
+        Some(v) => {
+            // A comma-separated list of blocks; every block must parse, the first one is used.
+            let starts: Option<Vec<u32>> = v.split(',').map(block_start).collect();
+            let first = starts.and_then(|s| s.first().copied());
+            Some(first.ok_or_else(|| {
+                malformed(
+                    SUPPLEMENTAL_GROUPS_ANNOTATION,
+                    v,
+                    "START/SIZE[,START/SIZE...] such as 1000680000/10000",
+                )
+            })?)
+        }
+    };
+    let mcs_level = match annotations.get(MCS_ANNOTATION) {
+        None => None,
+        Some(v) if is_mcs_level(v) => Some(v.clone()),
+        Some(v) => return Err(malformed(MCS_ANNOTATION, v, "an MCS level such as s0:c26,c5")),
+    };
+    Ok(NamespaceSecurity { uid, gid, mcs_level })
+}
+
+/// The first id of a block written `START/SIZE` or `START-END`, if the whole block is valid.
+fn block_start(block: &str) -> Option<u32> {
+    let block = block.trim();
+    if let Some((start, size)) = block.split_once('/') {
+        let (start, size) = (number(start)?, number(size)?);
+        (size >= 1 && start.checked_add(size - 1).is_some()).then_some(start)
+    } else if let Some((start, end)) = block.split_once('-') {
+        let (start, end) = (number(start)?, number(end)?);
+        (end >= start).then_some(start)
+    } else {
+        None
+    }
+}
+
+fn number(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// An SELinux MLS/MCS level: `s0`, `s0-s0:c0.c1023`, `s0:c26,c5`.
+pub fn is_mcs_level(level: &str) -> bool {
+    let (sensitivity, categories) = match level.split_once(':') {
+        Some((s, c)) => (s, Some(c)),
+        None => (level, None),
+    };
+    let prefixed = |text: &str, p: char| text.strip_prefix(p).and_then(number).is_some();
+    let sensitivity_ok = match sensitivity.split_once('-') {
+        Some((low, high)) => prefixed(low, 's') && prefixed(high, 's'),
+        None => prefixed(sensitivity, 's'),
+    };
+    let categories_ok = categories.is_none_or(|c| {
+        c.split(',').all(|item| match item.split_once('.') {
+            Some((low, high)) => prefixed(low, 'c') && prefixed(high, 'c'),
+            None => prefixed(item, 'c'),
+        })
+    });
+    sensitivity_ok && categories_ok
+}
+
+/// An SELinux type name such as `openshell_agent_t`.
+pub fn is_selinux_type(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn reads_the_first_uid_gid_and_the_level() {
+        let cases: [(&[(&str, &str)], NamespaceSecurity); 5] = [
+            (&[], NamespaceSecurity::default()),
+            (
+                &[(UID_RANGE_ANNOTATION, "1000680000/10000")],
+                NamespaceSecurity {
+                    uid: Some(1000680000),
+                    ..Default::default()
+                },
+            ),
+            (
+                &[(SUPPLEMENTAL_GROUPS_ANNOTATION, "1000680000/10000,2000/5")],
+                NamespaceSecurity {
+                    gid: Some(1000680000),
+                    ..Default::default()
+                },
+            ),
+            (
+                &[(UID_RANGE_ANNOTATION, "5000-5999"), (MCS_ANNOTATION, "s0:c26,c5")],
+                NamespaceSecurity {
+                    uid: Some(5000),
+                    mcs_level: Some("s0:c26,c5".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                &[
+                    (UID_RANGE_ANNOTATION, "1000690000/10000"),
+                    (SUPPLEMENTAL_GROUPS_ANNOTATION, "1000690000/10000"),
+                    (MCS_ANNOTATION, "s0-s0:c0.c1023"),
+                ],
+                NamespaceSecurity {
+                    uid: Some(1000690000),
+                    gid: Some(1000690000),
+                    mcs_level: Some("s0-s0:c0.c1023".into()),
+                },
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(
+                namespace_security("ns", &annotations(pairs)).expect("valid"),
+                want,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_annotations_name_the_namespace_annotation_and_value() {
+        let cases = [
+            (UID_RANGE_ANNOTATION, ""),
+            (UID_RANGE_ANNOTATION, "1000680000"),
+            (UID_RANGE_ANNOTATION, "abc/10"),
+            (UID_RANGE_ANNOTATION, "10/0"),
+            (UID_RANGE_ANNOTATION, "-5/10"),
+            (UID_RANGE_ANNOTATION, "4294967295/2"),
+            (UID_RANGE_ANNOTATION, "20-10"),
+            (SUPPLEMENTAL_GROUPS_ANNOTATION, "1000/10,bad"),
+            (SUPPLEMENTAL_GROUPS_ANNOTATION, ",1000/10"),
+            (MCS_ANNOTATION, "c26,c5"),
+            (MCS_ANNOTATION, "s0:26"),
+            (MCS_ANNOTATION, "s0:c1,"),
+            (MCS_ANNOTATION, "s0;c1"),
+        ];
+        for (key, value) in cases {
+            let err = namespace_security("team-a", &annotations(&[(key, value)])).expect_err(value);
+            assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{key}={value}");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("namespace team-a") && msg.contains(key) && msg.contains(&format!("{value:?}")),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn selinux_type_names() {
+        for good in ["openshell_agent_t", "container_t", "spc_t"] {
+            assert!(is_selinux_type(good), "{good}");
+        }
+        for bad in ["", "_t", "agent-t", "agent:t", "1_t"] {
+            assert!(!is_selinux_type(bad), "{bad}");
+        }
+    }
+}

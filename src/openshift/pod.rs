@@ -1,0 +1,452 @@
+//! What OpenShift adds to a rendered Sandbox (SCC annotation, sandbox UID/GID, SELinux options,
+//! the exposed port and the oauth-proxy sidecar) and the objects next to it (Service, Route,
+//! cookie Secret). Pure: the enricher decides an [`OpenShiftPlan`] from the cluster, these
+//! functions apply it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    ConfigMapProjection, Container, ContainerPort, DownwardAPIProjection, DownwardAPIVolumeFile, EnvVar, KeyToPath,
+    ObjectFieldSelector, ProjectedVolumeSource, ResourceRequirements, SELinuxOptions, Secret, SecretVolumeSource,
+    SecurityContext, Service, ServiceAccountTokenProjection, ServicePort, ServiceSpec, Volume, VolumeMount,
+    VolumeProjection,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::config::{ExposeAuth, OpenShiftConfig};
+use crate::error::DriverError;
+use crate::kubernetes::identity::{LABEL_GATEWAY_ID, LABEL_SANDBOX_ID, SandboxIdentity, driver_labels};
+use crate::kubernetes::render::{AGENT_CONTAINER, SandboxManifest, unprivileged};
+use crate::openshift::expose::{Exposure, OAUTH_PROXY_PORT};
+use crate::openshift::namespace::NamespaceSecurity;
+
+pub const REQUIRED_SCC_ANNOTATION: &str = "openshift.io/required-scc";
+pub const SERVING_CERT_ANNOTATION: &str = "service.beta.openshift.io/serving-cert-secret-name";
+pub const OAUTH_REDIRECT_PREFIX: &str = "serviceaccounts.openshift.io/oauth-redirectreference.";
+/// On a Route: the ServiceAccount whose OAuth redirect annotation points at it.
+pub const OAUTH_CLIENT_ANNOTATION: &str = "openshell.ai/oauth-client-service-account";
+pub const OAUTH_PROXY_CONTAINER: &str = "oauth-proxy";
+pub const SANDBOX_PORT_NAME: &str = "sandbox";
+pub const COOKIE_KEY: &str = "session_secret";
+pub const ROUTE_API_VERSION: &str = "route.openshift.io/v1";
+const PROXY_TLS_DIR: &str = "/etc/tls/private";
+const PROXY_COOKIE_DIR: &str = "/etc/proxy/secrets";
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The SELinux type to request, and the node label that says where it is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelinuxChoice {
+    pub type_name: String,
+    /// Set when the type was detected from node labels: the pod must land on such a node.
+    pub node_label: Option<(String, String)>,
+}
+
+/// Everything the OpenShift enricher decided for one sandbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenShiftPlan {
+    pub scc: String,
+    pub service_account: String,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub selinux: Option<SELinuxOptions>,
+    pub selinux_node: Option<(String, String)>,
+    pub exposure: Option<Exposure>,
+    pub oauth_proxy_image: String,
+}
+
+/// Flags win over the namespace's allocation; the SELinux level only comes with a type.
+pub fn plan(
+    config: &OpenShiftConfig,
+    service_account: &str,
+    namespace: &NamespaceSecurity,
+    selinux: Option<&SelinuxChoice>,
+    exposure: Option<Exposure>,
+) -> OpenShiftPlan {
+    OpenShiftPlan {
+        scc: config.scc.clone(),
+        service_account: if service_account.is_empty() {
+            "default".into()
+        } else {
+            service_account.into()
+        },
+        uid: config.sandbox_uid.or(namespace.uid),
+        gid: config.sandbox_gid.or(namespace.gid),
+        selinux: selinux.map(|c| SELinuxOptions {
+            type_: Some(c.type_name.clone()),
+            level: namespace.mcs_level.clone(),
+            ..Default::default()
+        }),
+        selinux_node: selinux.and_then(|c| c.node_label.clone()),
+        exposure,
+        oauth_proxy_image: config.oauth_proxy_image.clone(),
+    }
+}
+
+/// Names of the objects an exposed sandbox gets. Services need a DNS-1035 label (a letter
+/// first), which an object name starting with a digit is not; hence the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposeNames {
+    pub service: String,
+    pub route: String,
+    pub cookie_secret: String,
+    pub tls_secret: String,
+    pub redirect_annotation: String,
+}
+
+pub fn expose_names(object_name: &str) -> ExposeNames {
+    let base = format!("sandbox-{object_name}");
+    ExposeNames {
+        service: base.clone(),
+        route: base,
+        cookie_secret: format!("{object_name}-oauth-cookie"),
+        tls_secret: format!("{object_name}-oauth-tls"),
+        redirect_annotation: format!("{OAUTH_REDIRECT_PREFIX}{}", short_name(object_name, 63 - 24)),
+    }
+}
+
+/// `name` if it fits in `max`, else a prefix plus a stable hash, so that keys stay unique.
+fn short_name(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    // FNV-1a: stable across builds, unlike the std hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let keep = max - 9;
+    format!("{}-{:08x}", name[..keep].trim_end_matches('-'), hash as u32)
+}
+
+/// Applies `plan` to the rendered Sandbox.
+pub fn apply_plan(
+    manifest: &mut SandboxManifest,
+    plan: &OpenShiftPlan,
+    names: &ExposeNames,
+) -> Result<(), DriverError> {
+    let namespace = manifest.metadata.namespace.clone().unwrap_or_default();
+    let template = &mut manifest.spec.pod_template;
+    template
+        .metadata
+        .annotations
+        .insert(REQUIRED_SCC_ANNOTATION.into(), plan.scc.clone());
+    if let Some((key, value)) = &plan.selinux_node {
+        template
+            .spec
+            .node_selector
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.clone(), value.clone());
+    }
+    let agent = manifest
+        .agent_container_mut()
+        .ok_or_else(|| DriverError::Internal(format!("rendered Sandbox has no {AGENT_CONTAINER} container")))?;
+    let env = agent.env.get_or_insert_with(Vec::new);
+    for (name, value) in [("OPENSHELL_SANDBOX_UID", plan.uid), ("OPENSHELL_SANDBOX_GID", plan.gid)] {
+        env.retain(|e| e.name != name);
+        if let Some(id) = value {
+            env.push(EnvVar {
+                name: name.into(),
+                value: Some(id.to_string()),
+                value_from: None,
+            });
+        }
+    }
+    env.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(options) = &plan.selinux {
+        agent
+            .security_context
+            .get_or_insert_with(SecurityContext::default)
+            .se_linux_options = Some(options.clone());
+    }
+    let Some(exposure) = &plan.exposure else {
+        return Ok(());
+    };
+    agent.ports = Some(vec![ContainerPort {
+        name: Some(SANDBOX_PORT_NAME.into()),
+        container_port: i32::from(exposure.port),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }]);
+    if exposure.auth == ExposeAuth::Openshift {
+        let pull_policy = agent.image_pull_policy.clone();
+        let spec = &mut manifest.spec.pod_template.spec;
+        spec.containers
+            .push(oauth_proxy(plan, exposure, names, &namespace, pull_policy));
+        spec.volumes
+            .get_or_insert_with(Vec::new)
+            .extend(oauth_proxy_volumes(names));
+    }
+    Ok(())
+}
+
+fn oauth_proxy(
+    plan: &OpenShiftPlan,
+    exposure: &Exposure,
+    names: &ExposeNames,
+    namespace: &str,
+    pull_policy: Option<String>,
+) -> Container {
+    // Only users who may read the sandbox's Service in its namespace get through.
+    let sar = serde_json::json!({
+        "namespace": namespace, "resource": "services", "resourceName": names.service, "verb": "get"
+    });
+    let mount = |name: &str, path: &str| VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    Container {
+        name: OAUTH_PROXY_CONTAINER.into(),
+        image: Some(plan.oauth_proxy_image.clone()),
+        image_pull_policy: pull_policy,
+        args: Some(vec![
+            "--provider=openshift".into(),
+            format!("--https-address=:{OAUTH_PROXY_PORT}"),
+            "--http-address=".into(),
+            format!("--upstream=http://localhost:{}", exposure.port),
+            format!("--openshift-service-account={}", plan.service_account),
+            format!("--openshift-sar={sar}"),
+            format!("--tls-cert={PROXY_TLS_DIR}/tls.crt"),
+            format!("--tls-key={PROXY_TLS_DIR}/tls.key"),
+            format!("--cookie-secret-file={PROXY_COOKIE_DIR}/{COOKIE_KEY}"),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some(OAUTH_PROXY_CONTAINER.into()),
+            container_port: i32::from(OAUTH_PROXY_PORT),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        volume_mounts: Some(vec![
+            mount("oauth-proxy-tls", PROXY_TLS_DIR),
+            mount("oauth-proxy-cookie", PROXY_COOKIE_DIR),
+            mount("oauth-proxy-token", SERVICE_ACCOUNT_DIR),
+        ]),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_string(), Quantity("10m".into())),
+                ("memory".to_string(), Quantity("32Mi".into())),
+            ])),
+            limits: Some(BTreeMap::from([("memory".to_string(), Quantity("128Mi".into()))])),
+            ..Default::default()
+        }),
+        security_context: Some(SecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(i64::from(plan.uid.unwrap_or(65534))),
+            ..unprivileged()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The proxy's volumes. The ServiceAccount token (the OAuth client secret) is projected into
+/// the proxy only: the agent container still gets no Kubernetes credentials.
+fn oauth_proxy_volumes(names: &ExposeNames) -> Vec<Volume> {
+    let secret = |volume: &str, secret: &str| Volume {
+        name: volume.into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.into()),
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let token = Volume {
+        name: "oauth-proxy-token".into(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![
+                VolumeProjection {
+                    service_account_token: Some(ServiceAccountTokenProjection {
+                        path: "token".into(),
+                        expiration_seconds: Some(3600),
+                        audience: None,
+                    }),
+                    ..Default::default()
+                },
+                VolumeProjection {
+                    config_map: Some(ConfigMapProjection {
+                        name: "kube-root-ca.crt".into(),
+                        items: Some(vec![KeyToPath {
+                            key: "ca.crt".into(),
+                            path: "ca.crt".into(),
+                            mode: None,
+                        }]),
+                        optional: None,
+                    }),
+                    ..Default::default()
+                },
+                VolumeProjection {
+                    downward_api: Some(DownwardAPIProjection {
+                        items: Some(vec![DownwardAPIVolumeFile {
+                            path: "namespace".into(),
+                            field_ref: Some(ObjectFieldSelector {
+                                field_path: "metadata.namespace".into(),
+                                api_version: None,
+                            }),
+                            ..Default::default()
+                        }]),
+                    }),
+                    ..Default::default()
+                },
+            ]),
+            default_mode: None,
+        }),
+        ..Default::default()
+    };
+    vec![
+        secret("oauth-proxy-tls", &names.tls_secret),
+        secret("oauth-proxy-cookie", &names.cookie_secret),
+        token,
+    ]
+}
+
+/// The objects an exposed sandbox gets besides its Sandbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Companions {
+    pub service: Service,
+    pub route: serde_json::Value,
+    /// The oauth-proxy's cookie secret (`auth: openshift` only).
+    pub cookie_secret: Option<Secret>,
+    /// Annotation to set on the sandbox ServiceAccount so that it is an OAuth client
+    /// redirecting to the Route (`auth: openshift` only).
+    pub redirect_annotation: Option<(String, String)>,
+}
+
+/// The Service, Route and (with auth) cookie Secret of an exposed sandbox; `owner` makes the
+/// garbage collector delete them with the Sandbox.
+pub fn companions(
+    identity: &SandboxIdentity,
+    gateway_id: &str,
+    exposure: &Exposure,
+    plan: &OpenShiftPlan,
+    owner: Option<OwnerReference>,
+    cookie: &str,
+) -> Companions {
+    let names = expose_names(&identity.object_name);
+    let labels = driver_labels(identity, gateway_id);
+    let auth = exposure.auth == ExposeAuth::Openshift;
+    let meta = |name: &str, annotations: BTreeMap<String, String>| ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(identity.namespace.clone()),
+        labels: Some(labels.clone()),
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        owner_references: owner.clone().map(|o| vec![o]),
+        ..Default::default()
+    };
+    let (port_name, port) = if auth {
+        (OAUTH_PROXY_CONTAINER, OAUTH_PROXY_PORT)
+    } else {
+        (SANDBOX_PORT_NAME, exposure.port)
+    };
+    let service_annotations = if auth {
+        BTreeMap::from([(SERVING_CERT_ANNOTATION.to_string(), names.tls_secret.clone())])
+    } else {
+        BTreeMap::new()
+    };
+    let service = Service {
+        metadata: meta(&names.service, service_annotations),
+        spec: Some(ServiceSpec {
+            selector: Some(BTreeMap::from([
+                (LABEL_SANDBOX_ID.to_string(), identity.id.clone()),
+                (LABEL_GATEWAY_ID.to_string(), gateway_id.to_string()),
+            ])),
+            ports: Some(vec![ServicePort {
+                name: Some(port_name.into()),
+                port: i32::from(port),
+                target_port: Some(IntOrString::String(port_name.into())),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let route_annotations = if auth {
+        BTreeMap::from([(OAUTH_CLIENT_ANNOTATION.to_string(), plan.service_account.clone())])
+    } else {
+        BTreeMap::new()
+    };
+    let mut route_spec = serde_json::json!({
+        "to": {"kind": "Service", "name": names.service, "weight": 100},
+        "port": {"targetPort": port_name},
+        "tls": {"termination": exposure.tls.as_route(), "insecureEdgeTerminationPolicy": "Redirect"},
+        "wildcardPolicy": "None",
+    });
+    if let Some(host) = &exposure.host {
+        route_spec["host"] = host.clone().into();
+    }
+    let route = serde_json::json!({
+        "apiVersion": ROUTE_API_VERSION,
+        "kind": "Route",
+        "metadata": meta(&names.route, route_annotations),
+        "spec": route_spec,
+    });
+    let cookie_secret = auth.then(|| Secret {
+        metadata: meta(&names.cookie_secret, BTreeMap::new()),
+        type_: Some("Opaque".into()),
+        string_data: Some(BTreeMap::from([(COOKIE_KEY.to_string(), cookie.to_string())])),
+        immutable: Some(true),
+        ..Default::default()
+    });
+    let redirect_annotation = auth.then(|| {
+        let reference = serde_json::json!({
+            "kind": "OAuthRedirectReference", "apiVersion": "v1",
+            "reference": {"kind": "Route", "name": names.route}
+        });
+        (names.redirect_annotation.clone(), reference.to_string())
+    });
+    Companions {
+        service,
+        route,
+        cookie_secret,
+        redirect_annotation,
+    }
+}
+
+/// Why an SCC would not admit the sandbox pod (empty: it would). Reads the SCC as stored.
+pub fn scc_problems(scc: &serde_json::Value, plan: &OpenShiftPlan, capabilities: &[&str]) -> Vec<String> {
+    let strings = |key: &str| -> Vec<String> {
+        scc[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut problems = Vec::new();
+    let allowed = [strings("allowedCapabilities"), strings("defaultAddCapabilities")].concat();
+    let dropped = strings("requiredDropCapabilities");
+    for cap in capabilities {
+        let cap = cap.to_string();
+        if dropped.contains(&cap) || dropped.iter().any(|d| d == "ALL") {
+            problems.push(format!("it drops {cap}"));
+        } else if !allowed.contains(&cap) && !allowed.iter().any(|a| a == "*") {
+            problems.push(format!("it does not allow {cap}"));
+        }
+    }
+    if scc["runAsUser"]["type"].as_str() != Some("RunAsAny") {
+        problems.push("runAsUser is not RunAsAny (the supervisor starts as root)".into());
+    }
+    let volumes = strings("volumes");
+    let mut needed = vec!["emptyDir", "secret"];
+    if plan.exposure.as_ref().is_some_and(|e| e.auth == ExposeAuth::Openshift) {
+        needed.push("projected");
+    }
+    for volume in needed {
+        if !volumes.iter().any(|v| v == volume || v == "*") {
+            problems.push(format!("it does not allow {volume} volumes"));
+        }
+    }
+    if let Some(wanted) = plan.selinux.as_ref().and_then(|s| s.type_.as_deref()) {
+        let context = &scc["seLinuxContext"];
+        let fixed = context["seLinuxOptions"]["type"].as_str();
+        if context["type"].as_str() != Some("RunAsAny") && fixed != Some(wanted) {
+            problems.push(format!(
+                "seLinuxContext neither is RunAsAny nor fixes type {wanted} (found {})",
+                fixed.unwrap_or("no type")
+            ));
+        }
+    }
+    problems
+}

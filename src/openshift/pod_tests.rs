@@ -1,0 +1,460 @@
+//! Tier 1: what OpenShift adds to a rendered Sandbox, table by table.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::config::{DriverConfig, ExposeAuth, RouteTls};
+use crate::kubernetes::identity::{LABEL_SANDBOX_ID, identity_of};
+use crate::kubernetes::render::{SandboxApiVersion, SandboxManifest, render_sandbox};
+use crate::kubernetes::request_config::json_to_struct;
+use crate::openshift::detect::PlatformFacts;
+use crate::openshift::enrich_offline;
+use crate::openshift::expose::{EXPOSE_KEY, Exposure};
+use crate::openshift::namespace::{MCS_ANNOTATION, SUPPLEMENTAL_GROUPS_ANNOTATION, UID_RANGE_ANNOTATION};
+use crate::openshift::pod::*;
+use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
+
+fn request(expose: Option<serde_json::Value>) -> DriverSandbox {
+    DriverSandbox {
+        id: "0b7c56a2-6a7e-4e0c-9d55-5f3c1d2b8e01".into(),
+        name: "dev".into(),
+        workspace: "team".into(),
+        spec: Some(DriverSandboxSpec {
+            command: vec!["/bin/sh".into()],
+            template: Some(DriverSandboxTemplate {
+                image: "quay.io/example/agent:1".into(),
+                platform_config: expose.map(|e| json_to_struct(&json!({ EXPOSE_KEY: e })).expect("object")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn rendered(req: &DriverSandbox, config: &DriverConfig) -> SandboxManifest {
+    render_sandbox(req, config, SandboxApiVersion::V1beta1, &[EXPOSE_KEY])
+        .expect("renders")
+        .manifest
+}
+
+/// An exposed request enriched for a namespace without annotations.
+fn exposed(req: &DriverSandbox, config: &DriverConfig) -> (SandboxManifest, Companions) {
+    let mut manifest = rendered(req, config);
+    let made = enrich_offline(req, config, &mut manifest, &BTreeMap::new(), &PlatformFacts::default())
+        .expect("valid")
+        .expect("exposed");
+    (manifest, made)
+}
+
+fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn env(manifest: &SandboxManifest, name: &str) -> Option<String> {
+    manifest.spec.pod_template.spec.containers[0]
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.clone())
+}
+
+fn selinux(manifest: &SandboxManifest) -> Option<(Option<String>, Option<String>)> {
+    let agent = &manifest.spec.pod_template.spec.containers[0];
+    let options = agent.security_context.as_ref()?.se_linux_options.as_ref()?;
+    Some((options.type_.clone(), options.level.clone()))
+}
+
+#[test]
+fn security_context_by_namespace_and_flags() {
+    let openshift_ns = annotations(&[
+        (UID_RANGE_ANNOTATION, "1000680000/10000"),
+        (SUPPLEMENTAL_GROUPS_ANNOTATION, "1000680000/10000"),
+        (MCS_ANNOTATION, "s0:c26,c5"),
+    ]);
+    let base = DriverConfig::defaults();
+    let mut typed = base.clone();
+    typed.openshift.selinux_type = "openshell_agent_t".into();
+    let mut pinned = typed.clone();
+    pinned.openshift.sandbox_uid = Some(4242);
+    pinned.openshift.sandbox_gid = Some(4343);
+    let mut detected = base.clone();
+    detected.openshift.selinux_detect_label = "openshell.ai/selinux-type".into();
+    let labelled = PlatformFacts {
+        selinux_labels: vec!["openshell_agent_t".into()],
+        ..Default::default()
+    };
+    let none = PlatformFacts::default();
+    type Want = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<(&'static str, Option<&'static str>)>,
+    );
+    type Case<'a> = (
+        &'a str,
+        &'a DriverConfig,
+        BTreeMap<String, String>,
+        &'a PlatformFacts,
+        Want,
+    );
+    let cases: [Case; 5] = [
+        ("bare namespace", &base, BTreeMap::new(), &none, (None, None, None)),
+        (
+            "namespace allocations, no type",
+            &base,
+            openshift_ns.clone(),
+            &none,
+            (Some("1000680000"), Some("1000680000"), None),
+        ),
+        (
+            "type from the flag, level from the namespace",
+            &typed,
+            openshift_ns.clone(),
+            &none,
+            (
+                Some("1000680000"),
+                Some("1000680000"),
+                Some(("openshell_agent_t", Some("s0:c26,c5"))),
+            ),
+        ),
+        (
+            "flags win over the namespace",
+            &pinned,
+            openshift_ns.clone(),
+            &none,
+            (
+                Some("4242"),
+                Some("4343"),
+                Some(("openshell_agent_t", Some("s0:c26,c5"))),
+            ),
+        ),
+        (
+            "type detected on nodes, no level",
+            &detected,
+            BTreeMap::new(),
+            &labelled,
+            (None, None, Some(("openshell_agent_t", None))),
+        ),
+    ];
+    for (what, config, ns, facts, (uid, gid, context)) in cases {
+        let req = request(None);
+        let mut manifest = rendered(&req, config);
+        let made = enrich_offline(&req, config, &mut manifest, &ns, facts).expect(what);
+        assert!(made.is_none(), "{what}: nothing exposed");
+        let template = &manifest.spec.pod_template;
+        assert_eq!(
+            template.metadata.annotations[REQUIRED_SCC_ANNOTATION], "openshell-sandbox",
+            "{what}"
+        );
+        assert_eq!(env(&manifest, "OPENSHELL_SANDBOX_UID").as_deref(), uid, "{what}");
+        assert_eq!(env(&manifest, "OPENSHELL_SANDBOX_GID").as_deref(), gid, "{what}");
+        let want = context.map(|(t, l)| (Some(t.to_string()), l.map(str::to_string)));
+        assert_eq!(selinux(&manifest), want, "{what}");
+        let node_selector = template.spec.node_selector.clone().unwrap_or_default();
+        assert_eq!(
+            node_selector.contains_key("openshell.ai/selinux-type"),
+            facts == &labelled,
+            "{what}: detected types pin the pod to nodes that have them"
+        );
+    }
+}
+
+#[test]
+fn vanilla_rendering_has_none_of_it() {
+    let config = DriverConfig::defaults();
+    let manifest = rendered(&request(None), &config);
+    let yaml = serde_yaml::to_string(&manifest).expect("yaml");
+    for absent in [
+        REQUIRED_SCC_ANNOTATION,
+        "OPENSHELL_SANDBOX_UID",
+        "seLinuxOptions",
+        OAUTH_PROXY_CONTAINER,
+    ] {
+        assert!(!yaml.contains(absent), "{absent} in a plain Kubernetes Sandbox");
+    }
+}
+
+#[test]
+fn malformed_namespace_annotations_fail_the_enrichment() {
+    let config = DriverConfig::defaults();
+    let req = request(None);
+    let mut manifest = rendered(&req, &config);
+    let ns = annotations(&[(UID_RANGE_ANNOTATION, "1000680000")]);
+    let err = enrich_offline(&req, &config, &mut manifest, &ns, &PlatformFacts::default()).expect_err("malformed");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(err.to_string().contains(UID_RANGE_ANNOTATION), "{err}");
+}
+
+#[test]
+fn exposure_renders_port_service_and_route() {
+    let config = DriverConfig::defaults();
+    let cases = [
+        (json!({"port": 8080}), "edge", "sandbox", 8080, None),
+        (
+            json!({"port": 8080, "tls": "passthrough", "host": "dev.apps.example.com"}),
+            "passthrough",
+            "sandbox",
+            8080,
+            Some("dev.apps.example.com"),
+        ),
+        (
+            json!({"port": 3000, "auth": "openshift"}),
+            "reencrypt",
+            OAUTH_PROXY_CONTAINER,
+            8443,
+            None,
+        ),
+    ];
+    for (expose, termination, port_name, service_port, host) in cases {
+        let req = request(Some(expose.clone()));
+        let (manifest, made) = exposed(&req, &config);
+        let agent = &manifest.spec.pod_template.spec.containers[0];
+        let agent_port = &agent.ports.as_ref().expect("agent port")[0];
+        assert_eq!(agent_port.name.as_deref(), Some(SANDBOX_PORT_NAME), "{expose}");
+
+        let service = made.service.spec.as_ref().expect("spec");
+        let port = &service.ports.as_ref().expect("ports")[0];
+        assert_eq!(
+            (port.name.as_deref(), port.port),
+            (Some(port_name), service_port),
+            "{expose}"
+        );
+        assert_eq!(
+            service.selector.as_ref().expect("selector")[LABEL_SANDBOX_ID],
+            req.id,
+            "{expose}: the Service selects this sandbox's pod"
+        );
+        assert_eq!(made.route["spec"]["tls"]["termination"], termination, "{expose}");
+        assert_eq!(
+            made.route["spec"]["to"]["name"],
+            made.service.metadata.name.clone().expect("name").as_str()
+        );
+        assert_eq!(made.route["spec"]["port"]["targetPort"], port_name, "{expose}");
+        assert_eq!(made.route["spec"]["host"].as_str(), host, "{expose}");
+        assert_eq!(made.route["metadata"]["labels"][LABEL_SANDBOX_ID], req.id.as_str());
+    }
+}
+
+#[test]
+fn oauth_proxy_sidecar_fronts_the_port_with_its_own_credentials() {
+    let config = DriverConfig::defaults();
+    let req = request(Some(json!({"port": 3000, "auth": "openshift"})));
+    let (manifest, made) = exposed(&req, &config);
+    let identity = identity_of(&req, &config).expect("identity");
+    let names = expose_names(&identity.object_name);
+    let spec = &manifest.spec.pod_template.spec;
+    let proxy = spec
+        .containers
+        .iter()
+        .find(|c| c.name == OAUTH_PROXY_CONTAINER)
+        .expect("sidecar");
+    let args = proxy.args.clone().unwrap_or_default();
+    for wanted in [
+        "--provider=openshift",
+        "--upstream=http://localhost:3000",
+        "--openshift-service-account=default",
+        "--https-address=:8443",
+    ] {
+        assert!(args.iter().any(|a| a == wanted), "missing {wanted} in {args:?}");
+    }
+    assert_eq!(
+        proxy.image.as_deref(),
+        Some(config.openshift.oauth_proxy_image.as_str())
+    );
+    // The agent gets no Kubernetes token; the proxy gets a projected one of its own.
+    assert_eq!(spec.automount_service_account_token, Some(false));
+    let agent_mounts: Vec<_> = spec.containers[0]
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.name.clone())
+        .collect();
+    assert!(
+        !agent_mounts.iter().any(|m| m.starts_with("oauth-proxy")),
+        "{agent_mounts:?}"
+    );
+    let volumes = spec.volumes.clone().unwrap_or_default();
+    let secret_of = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v.name == name)
+            .and_then(|v| v.secret.as_ref())
+            .and_then(|s| s.secret_name.clone())
+    };
+    assert_eq!(secret_of("oauth-proxy-cookie"), Some(names.cookie_secret.clone()));
+    assert_eq!(secret_of("oauth-proxy-tls"), Some(names.tls_secret.clone()));
+    assert!(volumes.iter().any(|v| v.projected.is_some()), "projected SA token");
+
+    let service_annotations = made.service.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(service_annotations[SERVING_CERT_ANNOTATION], names.tls_secret);
+    let cookie = made.cookie_secret.expect("cookie secret");
+    assert_eq!(cookie.metadata.name.as_deref(), Some(names.cookie_secret.as_str()));
+    let (key, value) = made.redirect_annotation.expect("redirect");
+    assert!(key.starts_with(OAUTH_REDIRECT_PREFIX), "{key}");
+    let reference: serde_json::Value = serde_json::from_str(&value).expect("json");
+    assert_eq!(reference["reference"]["name"], names.route.as_str());
+    assert_eq!(
+        made.route["metadata"]["annotations"][OAUTH_CLIENT_ANNOTATION],
+        "default"
+    );
+}
+
+#[test]
+fn names_fit_kubernetes_limits() {
+    for object in [
+        "default--dev",
+        "0abc--x",
+        &format!("{}--{}", "a".repeat(19), "b".repeat(19)),
+    ] {
+        let names = expose_names(object);
+        assert!(
+            crate::kubernetes::validation::is_dns_label(&names.service),
+            "{}",
+            names.service
+        );
+        assert!(
+            names.service.starts_with(|c: char| c.is_ascii_lowercase()),
+            "{}",
+            names.service
+        );
+        let (_, key_name) = names.redirect_annotation.split_once('/').expect("prefixed");
+        assert!(key_name.len() <= 63, "{key_name}");
+    }
+    let long = expose_names(&format!("{}--{}", "a".repeat(19), "b".repeat(19)));
+    let other = expose_names(&format!("{}--{}", "a".repeat(19), "c".repeat(19)));
+    assert_ne!(
+        long.redirect_annotation, other.redirect_annotation,
+        "shortened keys stay unique"
+    );
+}
+
+fn plan_with_auth(config: &crate::config::OpenShiftConfig) -> OpenShiftPlan {
+    let exposure = Exposure {
+        port: 80,
+        tls: RouteTls::Reencrypt,
+        host: None,
+        auth: ExposeAuth::Openshift,
+    };
+    plan(config, "", &Default::default(), None, Some(exposure))
+}
+
+fn scc(overrides: serde_json::Value) -> serde_json::Value {
+    let mut base = json!({
+        "allowedCapabilities": ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"],
+        "requiredDropCapabilities": [],
+        "runAsUser": {"type": "RunAsAny"},
+        "seLinuxContext": {"type": "MustRunAs"},
+        "volumes": ["emptyDir", "secret", "projected", "persistentVolumeClaim"],
+    });
+    for (k, v) in overrides.as_object().expect("object") {
+        base[k] = v.clone();
+    }
+    base
+}
+
+#[test]
+fn scc_admission_preflight() {
+    let caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
+    let config = DriverConfig::defaults().openshift;
+    let plain = plan(&config, "", &Default::default(), None, None);
+    let typed = plan(
+        &config,
+        "",
+        &Default::default(),
+        Some(&SelinuxChoice {
+            type_name: "openshell_agent_t".into(),
+            node_label: None,
+        }),
+        None,
+    );
+    let with_auth = plan_with_auth(&config);
+    let cases = [
+        ("ours", scc(json!({})), &plain, vec![]),
+        (
+            "wildcards",
+            scc(json!({"allowedCapabilities": ["*"], "volumes": ["*"]})),
+            &plain,
+            vec![],
+        ),
+        (
+            "restricted",
+            scc(json!({"allowedCapabilities": null, "runAsUser": {"type": "MustRunAsRange"}})),
+            &plain,
+            vec![
+                "does not allow SYS_ADMIN",
+                "does not allow NET_ADMIN",
+                "does not allow SYS_PTRACE",
+                "does not allow SYSLOG",
+                "runAsUser",
+            ],
+        ),
+        (
+            "drops all",
+            scc(json!({"requiredDropCapabilities": ["ALL"]})),
+            &plain,
+            vec!["drops SYS_ADMIN", "drops NET_ADMIN", "drops SYS_PTRACE", "drops SYSLOG"],
+        ),
+        (
+            "no projected",
+            scc(json!({"volumes": ["emptyDir", "secret"]})),
+            &with_auth,
+            vec!["projected"],
+        ),
+        ("type but MustRunAs", scc(json!({})), &typed, vec!["openshell_agent_t"]),
+        (
+            "type fixed",
+            scc(json!({"seLinuxContext": {"type": "MustRunAs", "seLinuxOptions": {"type": "openshell_agent_t"}}})),
+            &typed,
+            vec![],
+        ),
+        (
+            "type any",
+            scc(json!({"seLinuxContext": {"type": "RunAsAny"}})),
+            &typed,
+            vec![],
+        ),
+    ];
+    for (what, scc, plan, expected) in cases {
+        let problems = scc_problems(&scc, plan, &caps);
+        assert_eq!(problems.len(), expected.len(), "{what}: {problems:?}");
+        for (problem, needle) in problems.iter().zip(expected) {
+            assert!(problem.contains(needle), "{what}: {problem} lacks {needle}");
+        }
+    }
+}
+
+#[test]
+fn the_shipped_scc_admits_sandbox_pods() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/openshift/scc.yaml");
+    let text = std::fs::read_to_string(path).expect("deploy/openshift/scc.yaml");
+    let caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
+    let config = DriverConfig::defaults().openshift;
+    let with_auth = plan_with_auth(&config);
+    use serde::Deserialize;
+    let scc = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde_json::Value::deserialize(d).expect("yaml"))
+        .find(|d| d["kind"] == "SecurityContextConstraints")
+        .expect("an SCC");
+    assert_eq!(scc_problems(&scc, &with_auth, &caps), Vec::<String>::new());
+    // Exactly what the agent needs, nothing that breaks out of the pod.
+    assert_eq!(scc["allowPrivilegedContainer"], false);
+    for host in [
+        "allowHostDirVolumePlugin",
+        "allowHostIPC",
+        "allowHostNetwork",
+        "allowHostPID",
+        "allowHostPorts",
+    ] {
+        assert_eq!(scc[host], false, "{host}");
+    }
+    assert_eq!(scc["allowedCapabilities"], json!(caps));
+    let volumes: Vec<&str> = scc["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(!volumes.contains(&"hostPath") && !volumes.contains(&"*"), "{volumes:?}");
+}

@@ -44,6 +44,7 @@ if [ -z "${KUBECONFIG:-}" ]; then
 fi
 k() { "$kubectl" --kubeconfig="$KUBECONFIG" "$@"; }
 k apply --server-side -f "$here/cluster/manifests/chart-crds.yaml" >/dev/null
+k apply --server-side -f "$here/cluster/manifests/openshift-crds.yaml" >/dev/null
 k wait --for=condition=Established crd/servicemonitors.monitoring.coreos.com crd/securitycontextconstraints.security.openshift.io crd/routes.route.openshift.io --timeout=60s >/dev/null
 k get namespace openshell-system >/dev/null 2>&1 || k create namespace openshell-system >/dev/null
 for combo in "${combos[@]}"; do
@@ -59,3 +60,8 @@ cd "$repo"
 OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test integration -- --ignored --test-threads=4 \
   create_renders stop_then_start delete_collects check_passes
 echo "chart: tier 3 passed with exactly the chart's RBAC"
+"$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
+  --set openshift.enabled=true \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-openshift.yaml"
+OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac-openshift.yaml" cargo test --locked --test openshift -- --ignored --test-threads=4
+echo "chart: the OpenShift tier 3 passed with exactly the chart's RBAC (openshift.enabled)"

@@ -171,6 +171,9 @@ pub fn apply_plan(
     if exposure.auth == ExposeAuth::Openshift {
         let pull_policy = agent.image_pull_policy.clone();
         let spec = &mut manifest.spec.pod_template.spec;
+        // A projected token must name its ServiceAccount; "default" is otherwise implied.
+        spec.service_account_name
+            .get_or_insert_with(|| plan.service_account.clone());
         spec.containers
             .push(oauth_proxy(plan, exposure, names, &namespace, pull_policy));
         spec.volumes

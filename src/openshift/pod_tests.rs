@@ -265,6 +265,11 @@ fn oauth_proxy_sidecar_fronts_the_port_with_its_own_credentials() {
     );
     // The agent gets no Kubernetes token; the proxy gets a projected one of its own.
     assert_eq!(spec.automount_service_account_token, Some(false));
+    assert_eq!(
+        spec.service_account_name.as_deref(),
+        Some("default"),
+        "projected tokens name it"
+    );
     let agent_mounts: Vec<_> = spec.containers[0]
         .volume_mounts
         .iter()

@@ -78,6 +78,12 @@ impl Cluster {
     ) -> PathBuf {
         let rbac = rbac_for(rbac_file, namespace, drop_resource);
         self.kubectl(&["apply", "-f", "-"], Some(&rbac));
+        self.driver_identity_from_applied(namespace, dir)
+    }
+
+    /// A kubeconfig for the `openshell-driver` ServiceAccount of `namespace`, whose RBAC the
+    /// caller applied.
+    pub fn driver_identity_from_applied(&self, namespace: &str, dir: &Path) -> PathBuf {
         let token = self.kubectl(
             &["create", "token", "openshell-driver", "-n", namespace, "--duration=2h"],
             None,
@@ -96,37 +102,46 @@ impl Cluster {
     }
 }
 
-/// `deploy/rbac.yaml` moved to `namespace`, cluster-scoped names made unique, and optionally
-/// one resource's rule removed (to prove what a missing permission looks like).
+/// An RBAC file moved to `namespace`: namespaced objects and subjects into it, cluster-scoped
+/// names (and the ClusterRoles bindings refer to) suffixed with it, `resourceNames` naming
+/// `openshell-system` pointed at it; optionally one resource's rule removed (to prove what a
+/// missing permission looks like).
 pub fn rbac_for(rbac_file: &str, namespace: &str, drop_resource: Option<&str>) -> String {
     use serde::Deserialize;
     use serde_yaml::Value;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rbac_file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let suffixed = |v: &Value| Value::from(format!("{}-{namespace}", v.as_str().unwrap_or_default()));
     let mut docs = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(&text) {
         let mut v = Value::deserialize(doc).expect("yaml");
         let kind = v["kind"].as_str().unwrap_or_default().to_string();
-        let cluster_scoped = kind.starts_with("Cluster");
-        if cluster_scoped {
-            v["metadata"]["name"] = Value::from(format!("openshell-driver-{namespace}"));
-            if kind == "ClusterRoleBinding" {
-                v["roleRef"]["name"] = Value::from(format!("openshell-driver-{namespace}"));
-            }
+        if kind.starts_with("Cluster") {
+            v["metadata"]["name"] = suffixed(&v["metadata"]["name"]);
         } else {
             v["metadata"]["namespace"] = Value::from(namespace);
+        }
+        if v["roleRef"]["kind"].as_str() == Some("ClusterRole") {
+            v["roleRef"]["name"] = suffixed(&v["roleRef"]["name"]);
         }
         if let Some(subjects) = v["subjects"].as_sequence_mut() {
             for s in subjects {
                 s["namespace"] = Value::from(namespace);
             }
         }
-        if let (Some(drop), Some(rules)) = (drop_resource, v["rules"].as_sequence_mut()) {
-            rules.retain(|r| {
-                !r["resources"]
-                    .as_sequence()
-                    .is_some_and(|res| res.iter().any(|x| x.as_str() == Some(drop)))
-            });
+        if let Some(rules) = v["rules"].as_sequence_mut() {
+            if let Some(drop) = drop_resource {
+                rules.retain(|r| {
+                    !r["resources"]
+                        .as_sequence()
+                        .is_some_and(|res| res.iter().any(|x| x.as_str() == Some(drop)))
+                });
+            }
+            for names in rules.iter_mut().filter_map(|r| r["resourceNames"].as_sequence_mut()) {
+                for name in names.iter_mut().filter(|n| n.as_str() == Some("openshell-system")) {
+                    *name = Value::from(namespace);
+                }
+            }
         }
         docs.push(serde_yaml::to_string(&v).expect("yaml"));
     }

@@ -168,6 +168,11 @@ impl DriverProcess {
             .arg(&metrics_addr)
             .args(args)
             .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug");
+        // Tests are plain Kubernetes unless they ask for a platform: a shared test cluster may
+        // serve the OpenShift APIs (tests/openshift.rs installs them).
+        if !args.contains(&"--platform") {
+            cmd.args(["--platform", "kubernetes"]);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -235,6 +240,11 @@ pub fn run_check(kubeconfig: &Path, args: &[&str]) -> (bool, Vec<(String, String
         .arg("check")
         .args(["-o", "json"])
         .args(args)
+        .args(if args.contains(&"--platform") {
+            &[][..]
+        } else {
+            &["--platform", "kubernetes"][..]
+        })
         .env("KUBECONFIG", kubeconfig)
         .output()
         .expect("check runs");

@@ -1,0 +1,546 @@
+//! Tier 3 on OpenShift's APIs: the local kube-apiserver serves SecurityContextConstraints and
+//! Routes from our structural CRDs (hack/cluster/manifests/openshift-crds.yaml), namespaces carry
+//! OpenShift's SCC annotations, and the driver runs as a ServiceAccount bound to exactly
+//! deploy/rbac.yaml plus deploy/openshift/rbac.yaml. What OpenShift itself would do (SCC
+//! admission, a router) does not run here; a test writes the router's Route status itself.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::Duration;
+
+use common::cluster::{Cluster, rbac_for, unique_namespace};
+use common::*;
+use openshell_driver_openshift::kubernetes::request_config::json_to_struct;
+use openshell_driver_openshift::proto::watch_sandboxes_event::Payload;
+use openshell_driver_openshift::proto::*;
+use serde_json::{Value, json};
+
+const READY_WITHIN: Duration = Duration::from_secs(60);
+const GC_WITHIN: Duration = Duration::from_secs(60);
+const UID_RANGE: &str = "1000680000/10000";
+const GROUPS: &str = "1000690000/10000";
+const MCS: &str = "s0:c26,c5";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The OpenShift CRDs, installed once per run (idempotent; other runs may have them already).
+fn install_openshift_apis(cluster: &Cluster) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let crds = repo("hack/cluster/manifests/openshift-crds.yaml");
+        cluster.kubectl(&["apply", "--server-side", "-f", &crds.to_string_lossy()], None);
+        cluster.kubectl(
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/securitycontextconstraints.security.openshift.io",
+                "crd/routes.route.openshift.io",
+                "--timeout=60s",
+            ],
+            None,
+        );
+    });
+}
+
+/// One annotated namespace, its own copy of the shipped SCC, one restricted driver.
+struct OpenShiftEnv {
+    cluster: Cluster,
+    namespace: String,
+    scc: String,
+    driver: DriverProcess,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl OpenShiftEnv {
+    /// `selinux_type` fixes that type in the SCC (as deploy/openshift/scc.yaml describes);
+    /// `openshift_rbac` adds deploy/openshift/rbac.yaml to the driver's rules.
+    async fn start(driver_args: &[&str], selinux_type: Option<&str>, openshift_rbac: bool) -> Self {
+        let cluster = Cluster::from_env();
+        install_openshift_apis(&cluster);
+        let namespace = unique_namespace("ocp");
+        cluster.create_namespace(&namespace);
+        cluster.kubectl(
+            &[
+                "annotate",
+                "namespace",
+                &namespace,
+                &format!("openshift.io/sa.scc.uid-range={UID_RANGE}"),
+                &format!("openshift.io/sa.scc.supplemental-groups={GROUPS}"),
+                &format!("openshift.io/sa.scc.mcs={MCS}"),
+            ],
+            None,
+        );
+        let scc = format!("openshell-sandbox-{namespace}");
+        cluster.kubectl(&["apply", "-f", "-"], Some(&scc_copy(&scc, selinux_type)));
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The chart test runs this suite with the chart's RBAC (openshift.enabled), one file.
+        let (base, extra) = match std::env::var("OPENSHELL_TEST_RBAC_FILE") {
+            Ok(chart) => (chart, None),
+            Err(_) => ("deploy/rbac.yaml".to_string(), Some("deploy/openshift/rbac.yaml")),
+        };
+        let base = for_scc(&rbac_for(&base, &namespace, None), &scc);
+        cluster.kubectl(&["apply", "-f", "-"], Some(&base));
+        if let Some(extra) = extra.filter(|_| openshift_rbac) {
+            let rules = for_scc(&rbac_for(extra, &namespace, None), &scc);
+            cluster.kubectl(&["apply", "-f", "-"], Some(&rules));
+        }
+        let kubeconfig = cluster.driver_identity_from_applied(&namespace, dir.path());
+        let kubeconfig_env = kubeconfig.to_string_lossy().into_owned();
+        let mut args = vec!["--namespace", &namespace, "--gateway-id", &namespace, "--scc", &scc];
+        args.extend_from_slice(driver_args);
+        let driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig_env)]).await;
+        Self {
+            cluster,
+            namespace,
+            scc,
+            driver,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    /// What `oc adm policy add-scc-to-user` would do: the grant of deploy/openshift/scc.yaml.
+    fn grant_scc(&self) {
+        let grant = for_scc(&rbac_for("deploy/openshift/scc.yaml", &self.namespace, None), &self.scc);
+        let docs: Vec<&str> = grant
+            .split("---\n")
+            .filter(|d| !d.contains("kind: SecurityContextConstraints"))
+            .collect();
+        self.cluster.kubectl(&["apply", "-f", "-"], Some(&docs.join("---\n")));
+    }
+
+    fn get_json(&self, kind: &str, name: &str) -> Option<Value> {
+        let out = self
+            .cluster
+            .try_kubectl(&["get", kind, name, "-n", &self.namespace, "-o", "json"], None)
+            .ok()?;
+        serde_json::from_str(&out).ok()
+    }
+
+    fn names(&self, kind: &str) -> Vec<String> {
+        self.cluster
+            .kubectl(&["get", kind, "-n", &self.namespace, "-o", "name"], None)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    async fn wait_ready(&self, id: &str) {
+        let client = self.driver.client().await;
+        eventually(READY_WITHIN, &format!("sandbox {id} Ready"), || {
+            let mut client = client.clone();
+            async move {
+                let s = client.get_sandbox(get_request(id)).await.ok()?.into_inner().sandbox?;
+                is_ready(&s).then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// Writes a Route's status as a router would.
+    fn set_route_status(&self, route: &str, ingress: Value) {
+        let status = json!({"status": {"ingress": ingress}}).to_string();
+        let ns = &self.namespace;
+        let args = [
+            "patch",
+            "route",
+            route,
+            "-n",
+            ns,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ];
+        self.cluster.kubectl(&args, None);
+    }
+
+    async fn route_host(&self, id: &str) -> String {
+        let mut client = self.driver.client().await;
+        client
+            .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
+                sandbox_id: id.into(),
+                sandbox_name: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().route_host)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for OpenShiftEnv {
+    fn drop(&mut self) {
+        let ns = &self.namespace;
+        let _ = self
+            .cluster
+            .try_kubectl(&["delete", "namespace", ns, "--wait=false"], None);
+        let _ = self.cluster.try_kubectl(
+            &[
+                "delete",
+                "clusterrole,clusterrolebinding",
+                &format!("openshell-driver-{ns}"),
+                &format!("openshell-driver-openshift-{ns}"),
+                &format!("openshell-sandbox-scc-{ns}"),
+                "--ignore-not-found",
+                "--wait=false",
+            ],
+            None,
+        );
+        let _ = self
+            .cluster
+            .try_kubectl(&["delete", "scc", &self.scc, "--ignore-not-found"], None);
+    }
+}
+
+/// The shipped SCC under another name, optionally with a fixed SELinux type.
+fn scc_copy(name: &str, selinux_type: Option<&str>) -> String {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(repo("deploy/openshift/scc.yaml")).expect("scc.yaml");
+    let mut scc = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde_yaml::Value::deserialize(d).expect("yaml"))
+        .find(|d| d["kind"].as_str() == Some("SecurityContextConstraints"))
+        .expect("the SCC");
+    scc["metadata"]["name"] = name.into();
+    if let Some(t) = selinux_type {
+        let context = format!("{{type: MustRunAs, seLinuxOptions: {{type: {t}}}}}");
+        scc["seLinuxContext"] = serde_yaml::from_str(&context).expect("yaml");
+    }
+    serde_yaml::to_string(&scc).expect("yaml")
+}
+
+/// RBAC that names the shipped SCC, pointed at this test's copy.
+fn for_scc(rbac: &str, scc: &str) -> String {
+    rbac.replace("- openshell-sandbox\n", &format!("- {scc}\n"))
+}
+
+fn exposed_request(id: &str, name: &str, expose: Value) -> DriverSandbox {
+    let mut sandbox = sandbox_request(id, name);
+    if let Some(template) = sandbox.spec.as_mut().and_then(|s| s.template.as_mut()) {
+        template.platform_config = json_to_struct(&json!({ "expose": expose }));
+    }
+    sandbox
+}
+
+fn env_value(container: &Value, name: &str) -> Option<String> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+}
+
+fn owner_uid(object: &Value) -> Option<&str> {
+    object["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|o| o["kind"] == "Sandbox")?["uid"]
+        .as_str()
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn openshift_mode_sccs_selinux_routes_and_the_oauth_proxy() {
+    // --platform auto: the driver must discover the SCC API to do any of this.
+    let env = OpenShiftEnv::start(
+        &["--platform", "auto", "--selinux-type", "openshell_agent_t"],
+        Some("openshell_agent_t"),
+        true,
+    )
+    .await;
+    let ns = env.namespace.clone();
+    let mut client = env.driver.client().await;
+    let notebook_id = new_id();
+    let host = format!("nb-{ns}.apps.example.com");
+    let notebook = exposed_request(
+        &notebook_id,
+        "nb",
+        json!({"port": 8888, "auth": "openshift", "host": host}),
+    );
+
+    // Without the SCC grant: refused up front, with the command that fixes it, and nothing made.
+    let err = client
+        .validate_sandbox_create(ValidateSandboxCreateRequest {
+            sandbox: Some(notebook.clone()),
+        })
+        .await
+        .expect_err("the sandbox ServiceAccount may not use the SCC yet");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    let fix = format!("oc adm policy add-scc-to-user {} -z default -n {ns}", env.scc);
+    assert!(err.message().contains(&fix), "{}", err.message());
+    let err = client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(notebook.clone()),
+        })
+        .await
+        .expect_err("create checks too");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(env.names("sandboxes").is_empty(), "nothing half-made");
+
+    // With the grant (the SubjectAccessReview now allows `use`), both sandboxes go through.
+    env.grant_scc();
+    let web_id = new_id();
+    let web = exposed_request(&web_id, "web", json!({"port": 8080}));
+    for sandbox in [&notebook, &web] {
+        client
+            .validate_sandbox_create(ValidateSandboxCreateRequest {
+                sandbox: Some(sandbox.clone()),
+            })
+            .await
+            .expect("validates with the grant");
+        client
+            .create_sandbox(CreateSandboxRequest {
+                sandbox: Some(sandbox.clone()),
+            })
+            .await
+            .expect("creates");
+    }
+
+    // The Sandbox the API server stored: SCC annotation, UID/GID, SELinux, the proxy sidecar.
+    let cr = env.get_json("sandbox", "default--nb").expect("Sandbox stored");
+    let template = &cr["spec"]["podTemplate"];
+    assert_eq!(
+        template["metadata"]["annotations"]["openshift.io/required-scc"],
+        env.scc.as_str()
+    );
+    let agent = &template["spec"]["containers"][0];
+    assert_eq!(env_value(agent, "OPENSHELL_SANDBOX_UID").as_deref(), Some("1000680000"));
+    assert_eq!(env_value(agent, "OPENSHELL_SANDBOX_GID").as_deref(), Some("1000690000"));
+    assert_eq!(
+        agent["securityContext"]["seLinuxOptions"],
+        json!({"type": "openshell_agent_t", "level": MCS})
+    );
+    let proxy = &template["spec"]["containers"][1];
+    assert_eq!(proxy["name"], "oauth-proxy");
+    assert!(
+        proxy["args"]
+            .as_array()
+            .expect("args")
+            .contains(&json!("--upstream=http://localhost:8888"))
+    );
+
+    // Its Route, Service and cookie Secret, owned by it; the ServiceAccount is an OAuth client.
+    let uid = cr["metadata"]["uid"].as_str().expect("uid").to_string();
+    let route = env.get_json("route", "sandbox-default--nb").expect("Route stored");
+    assert_eq!(route["spec"]["tls"]["termination"], "reencrypt");
+    assert_eq!(route["spec"]["host"], host.as_str());
+    assert_eq!(route["spec"]["port"]["targetPort"], "oauth-proxy");
+    let service = env.get_json("service", "sandbox-default--nb").expect("Service stored");
+    assert_eq!(
+        service["metadata"]["annotations"]["service.beta.openshift.io/serving-cert-secret-name"],
+        "default--nb-oauth-tls"
+    );
+    let cookie = env
+        .get_json("secret", "default--nb-oauth-cookie")
+        .expect("cookie Secret");
+    for owned in [&route, &service, &cookie] {
+        assert_eq!(owner_uid(owned), Some(uid.as_str()), "{}", owned["kind"]);
+    }
+    let redirect_key = "serviceaccounts.openshift.io/oauth-redirectreference.default--nb";
+    let account = env
+        .get_json("serviceaccount", "default")
+        .expect("default ServiceAccount");
+    let reference: Value = serde_json::from_str(
+        account["metadata"]["annotations"][redirect_key]
+            .as_str()
+            .expect("redirect annotation"),
+    )
+    .expect("json");
+    assert_eq!(reference["reference"]["name"], "sandbox-default--nb");
+    let web_route = env.get_json("route", "sandbox-default--web").expect("web Route");
+    assert_eq!(web_route["spec"]["tls"]["termination"], "edge");
+    assert!(web_route["spec"]["host"].is_null(), "the router picks the host");
+
+    // ResolveSandboxEndpoint reports the Route's host.
+    env.wait_ready(&notebook_id).await;
+    env.wait_ready(&web_id).await;
+    eventually(Duration::from_secs(30), "the notebook's route host", || async {
+        (env.route_host(&notebook_id).await == host).then_some(())
+    })
+    .await;
+
+    // A router admits the web Route under a host it chose, then another refuses it.
+    let admitted = format!("web-{ns}.apps.example.com");
+    let admitted_by_default = json!({"host": admitted, "routerName": "default",
+        "conditions": [{"type": "Admitted", "status": "True"}]});
+    env.set_route_status("sandbox-default--web", json!([admitted_by_default.clone()]));
+    eventually(Duration::from_secs(30), "the admitted host", || async {
+        (env.route_host(&web_id).await == admitted).then_some(())
+    })
+    .await;
+    let mut events = Events::open(&mut client).await;
+    let refused = json!({"host": admitted, "routerName": "internal",
+        "conditions": [{"type": "Admitted", "status": "False", "reason": "HostAlreadyClaimed",
+                        "message": "a route in another namespace holds the host"}]});
+    env.set_route_status("sandbox-default--web", json!([admitted_by_default, refused]));
+    let event = events
+        .until(Duration::from_secs(30), |e| {
+            matches!(&e.payload, Some(Payload::PlatformEvent(p))
+                if p.sandbox_id == web_id && p.event.as_ref().is_some_and(|ev| ev.reason == "RouteNotAdmitted"))
+        })
+        .await
+        .expect("a platform event for the refused Route");
+    let Some(Payload::PlatformEvent(p)) = event.payload else {
+        unreachable!()
+    };
+    let message = p.event.expect("event").message;
+    assert!(
+        message.contains("internal") && message.contains("HostAlreadyClaimed"),
+        "{message}"
+    );
+
+    // Delete: the garbage collector takes Route, Service and cookie Secret; the driver removes
+    // the redirect annotation from the ServiceAccount it does not own.
+    for id in [&notebook_id, &web_id] {
+        let deleted = client
+            .delete_sandbox(DeleteSandboxRequest {
+                sandbox_id: id.to_string(),
+                sandbox_name: String::new(),
+            })
+            .await
+            .expect("deletes")
+            .into_inner();
+        assert!(deleted.deleted);
+    }
+    eventually(GC_WITHIN, "Routes, Services and cookie Secret collected", || async {
+        let left = [
+            env.get_json("route", "sandbox-default--nb"),
+            env.get_json("route", "sandbox-default--web"),
+            env.get_json("service", "sandbox-default--nb"),
+            env.get_json("service", "sandbox-default--web"),
+            env.get_json("secret", "default--nb-oauth-cookie"),
+        ];
+        left.iter().all(Option::is_none).then_some(())
+    })
+    .await;
+    let account = env
+        .get_json("serviceaccount", "default")
+        .expect("default ServiceAccount");
+    assert!(account["metadata"]["annotations"][redirect_key].is_null(), "{account}");
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn vanilla_mode_adds_none_of_it_and_refuses_exposure() {
+    // The same cluster, the same annotated namespace, the plain Kubernetes RBAC.
+    let env = OpenShiftEnv::start(&["--platform", "kubernetes"], None, false).await;
+    let mut client = env.driver.client().await;
+    let exposed = exposed_request(&new_id(), "web", json!({"port": 8080}));
+    let err = client
+        .validate_sandbox_create(ValidateSandboxCreateRequest {
+            sandbox: Some(exposed.clone()),
+        })
+        .await
+        .expect_err("no Routes on plain Kubernetes");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(err.message().contains("plain Kubernetes"), "{}", err.message());
+    let err = client
+        .create_sandbox(CreateSandboxRequest { sandbox: Some(exposed) })
+        .await
+        .expect_err("create refuses too");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(env.names("sandboxes").is_empty(), "nothing half-made");
+
+    let id = new_id();
+    client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox_request(&id, "plain")),
+        })
+        .await
+        .expect("creates");
+    env.wait_ready(&id).await;
+    let cr = env.get_json("sandbox", "default--plain").expect("Sandbox stored");
+    let stored = cr["spec"]["podTemplate"].to_string();
+    for absent in [
+        "openshift.io/required-scc",
+        "OPENSHELL_SANDBOX_UID",
+        "seLinuxOptions",
+        "oauth-proxy",
+    ] {
+        assert!(!stored.contains(absent), "{absent} in {stored}");
+    }
+    assert!(env.names("routes").is_empty());
+    assert_eq!(env.route_host(&id).await, "");
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn malformed_annotations_and_an_scc_that_would_not_admit_are_preconditions() {
+    // The SCC keeps MustRunAs without a type, so it cannot admit --selinux-type.
+    let env = OpenShiftEnv::start(
+        &["--platform", "openshift", "--selinux-type", "openshell_agent_t"],
+        None,
+        true,
+    )
+    .await;
+    env.grant_scc();
+    let ns = env.namespace.clone();
+    let client = env.driver.client().await;
+    let validate = |sandbox: DriverSandbox| {
+        let mut client = client.clone();
+        async move {
+            client
+                .validate_sandbox_create(ValidateSandboxCreateRequest { sandbox: Some(sandbox) })
+                .await
+        }
+    };
+    env.cluster.kubectl(
+        &[
+            "annotate",
+            "namespace",
+            &ns,
+            "--overwrite",
+            "openshift.io/sa.scc.uid-range=1000680000",
+        ],
+        None,
+    );
+    let err = validate(sandbox_request(&new_id(), "a")).await.expect_err("malformed");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.message().contains("openshift.io/sa.scc.uid-range") && err.message().contains(&ns),
+        "{}",
+        err.message()
+    );
+
+    env.cluster.kubectl(
+        &[
+            "annotate",
+            "namespace",
+            &ns,
+            "--overwrite",
+            &format!("openshift.io/sa.scc.uid-range={UID_RANGE}"),
+        ],
+        None,
+    );
+    let err = validate(sandbox_request(&new_id(), "a"))
+        .await
+        .expect_err("SCC cannot admit the type");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.message().contains("would not admit") && err.message().contains("openshell_agent_t"),
+        "{}",
+        err.message()
+    );
+
+    // `check` sees the OpenShift permissions granted by deploy/openshift/rbac.yaml.
+    let (ok, lines) = run_check(
+        &env.kubeconfig,
+        &["--namespace", &ns, "--platform", "openshift", "--scc", &env.scc],
+    );
+    let failed: Vec<_> = lines.iter().filter(|l| l.1 == "fail").collect();
+    assert!(ok, "check failed: {failed:?}");
+    for wanted in [
+        "subjectaccessreviews",
+        "routes.route.openshift.io",
+        "securitycontextconstraints",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.0.contains(wanted) && l.1 == "pass"),
+            "{wanted} not checked: {lines:?}"
+        );
+    }
+}

@@ -25,7 +25,7 @@ use crate::openshift::detect::{
     PlatformFacts, ROUTE_GROUP_VERSION, ROUTE_PLURAL, SCC_GROUP_VERSION, SCC_PLURAL, openshift_active, selinux_choice,
 };
 use crate::openshift::expose::{EXPOSE_KEY, exposure_of};
-use crate::openshift::namespace::{NamespaceSecurity, is_selinux_type, namespace_security};
+use crate::openshift::namespace::{NamespaceSecurity, allocation_pending, is_selinux_type, namespace_security};
 use crate::openshift::pod::{OpenShiftPlan, apply_plan, companions, expose_names, plan, scc_problems};
 use crate::openshift::routes::{RouteState, new_rejections, rejection_event, route_state};
 use crate::proto::DriverSandbox;
@@ -36,6 +36,8 @@ use crate::provisioner::SandboxEndpoint;
 const REDISCOVERY_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a call waits for the first discovery before answering UNAVAILABLE.
 const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(3);
+/// The longest a create waits for a brand-new namespace's SCC annotations.
+const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
 const AGENT_CAPABILITIES: [&str; 4] = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
 
 pub struct OpenShiftEnricher {
@@ -183,9 +185,7 @@ impl OpenShiftEnricher {
             return;
         };
         let mut routes = self.routes_mut();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now = i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX);
         for rejection in new_rejections(routes.get(&state.sandbox_id), &state) {
             tracing::warn!(sandbox_id = %state.sandbox_id, route = %state.name, reason = %rejection.reason, "Route not admitted");
             events.publish(&state.sandbox_id, rejection_event(&state.name, rejection, now));
@@ -236,13 +236,26 @@ impl OpenShiftEnricher {
     }
 
     /// A namespace that does not exist yet (managed mode, before its first sandbox) has no
-    /// allocations; the create makes it.
+    /// allocations; the create makes it. One made seconds ago (managed mode) is given a moment
+    /// to receive them.
     async fn namespace_security(&self, name: &str) -> Result<NamespaceSecurity, DriverError> {
         let namespaces: Api<Namespace> = Api::all(self.kube.client.clone());
-        match self.kube.call("get", "namespaces", namespaces.get(name)).await {
-            Ok(ns) => namespace_security(name, &ns.metadata.annotations.unwrap_or_default()),
-            Err(DriverError::NotFound(_)) => Ok(NamespaceSecurity::default()),
-            Err(e) => Err(e),
+        let deadline = tokio::time::Instant::now() + ALLOCATION_WAIT;
+        loop {
+            let ns = match self.kube.call("get", "namespaces", namespaces.get(name)).await {
+                Ok(ns) => ns,
+                Err(DriverError::NotFound(_)) => return Ok(NamespaceSecurity::default()),
+                Err(e) => return Err(e),
+            };
+            let annotations = ns.metadata.annotations.unwrap_or_default();
+            let age = ns
+                .metadata
+                .creation_timestamp
+                .map_or(i64::MAX, |t| age_secs(t.0.as_second()));
+            if !allocation_pending(&annotations, age) || tokio::time::Instant::now() >= deadline {
+                return namespace_security(name, &annotations);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -392,6 +405,17 @@ impl OpenShiftEnricher {
             .await
             .map(|_| ())
     }
+}
+
+/// Seconds since `created` (Unix seconds), by the system clock.
+fn age_secs(created: i64) -> i64 {
+    unix_now().as_secs() as i64 - created
+}
+
+fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// A create retried after a partial failure finds its own object again.

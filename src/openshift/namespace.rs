@@ -60,6 +60,15 @@ pub fn namespace_security(
     Ok(NamespaceSecurity { uid, gid, mcs_level })
 }
 
+/// How long OpenShift may take to annotate a namespace it just made (the allocation controller
+/// runs asynchronously): a namespace younger than this without a UID range is waited for.
+pub const ALLOCATION_GRACE_SECS: i64 = 10;
+
+/// Whether a namespace `age_secs` old, with these annotations, may still get its allocation.
+pub fn allocation_pending(annotations: &BTreeMap<String, String>, age_secs: i64) -> bool {
+    !annotations.contains_key(UID_RANGE_ANNOTATION) && (0..ALLOCATION_GRACE_SECS).contains(&age_secs)
+}
+
 /// The first id of a block written `START/SIZE` or `START-END`, if the whole block is valid.
 fn block_start(block: &str) -> Option<u32> {
     let block = block.trim();
@@ -187,6 +196,26 @@ mod tests {
             assert!(
                 msg.contains("namespace team-a") && msg.contains(key) && msg.contains(&format!("{value:?}")),
                 "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_young_unannotated_namespace_is_waited_for() {
+        let annotated = annotations(&[(UID_RANGE_ANNOTATION, "1000/10")]);
+        let bare = BTreeMap::new();
+        let cases = [
+            (&bare, 0, true),
+            (&bare, 9, true),
+            (&bare, 10, false),
+            (&bare, 3600, false),
+            (&annotated, 0, false),
+        ];
+        for (annotations, age, pending) in cases {
+            assert_eq!(
+                allocation_pending(annotations, age),
+                pending,
+                "{annotations:?} at {age}s"
             );
         }
     }

@@ -526,11 +526,26 @@ async fn malformed_annotations_and_an_scc_that_would_not_admit_are_preconditions
         err.message()
     );
 
-    // `check` sees the OpenShift permissions granted by deploy/openshift/rbac.yaml.
+    // `check` sees the same SCC problem, and the OpenShift permissions of deploy/openshift/rbac.yaml.
+    let args = [
+        "--namespace",
+        ns.as_str(),
+        "--platform",
+        "openshift",
+        "--scc",
+        env.scc.as_str(),
+    ];
     let (ok, lines) = run_check(
         &env.kubeconfig,
-        &["--namespace", &ns, "--platform", "openshift", "--scc", &env.scc],
+        &[&args[..], &["--selinux-type", "openshell_agent_t"]].concat(),
     );
+    assert!(!ok, "{lines:?}");
+    let scc_line = lines.iter().find(|l| l.0 == "scc").expect("an scc line");
+    assert!(
+        scc_line.1 == "fail" && scc_line.2.contains("would not admit"),
+        "{scc_line:?}"
+    );
+    let (ok, lines) = run_check(&env.kubeconfig, &args);
     let failed: Vec<_> = lines.iter().filter(|l| l.1 == "fail").collect();
     assert!(ok, "check failed: {failed:?}");
     for wanted in [

@@ -13,6 +13,7 @@ use crate::kubernetes::permissions::{NamedObject, required};
 use crate::kubernetes::render::GPU_RESOURCE;
 use crate::kubernetes::validation::parse_quantity;
 use crate::metrics::NoopMetrics;
+use crate::openshift::OpenShiftEnricher;
 use crate::openshift::detect::{SCC_GROUP_VERSION, SCC_PLURAL};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,6 +123,9 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
         },
     ));
     lines.extend(permission_lines(&kube, config, openshift).await);
+    if openshift && config.workspace_mode == WorkspaceMode::Shared {
+        lines.push(scc_line(client.clone(), config).await);
+    }
     lines.push(gpu_line(&kube).await);
     if let Some(version) = served {
         lines.push(controller_line(&kube, config, version).await);
@@ -178,6 +182,24 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
         );
     }
     lines
+}
+
+/// Whether sandbox pods in the sandbox namespace would be admitted under the SCC.
+async fn scc_line(client: kube::Client, config: &DriverConfig) -> CheckLine {
+    let config = std::sync::Arc::new(config.clone());
+    let scc = config.openshift.scc.clone();
+    let result = match OpenShiftEnricher::new(config.clone(), client, std::sync::Arc::new(NoopMetrics)) {
+        Ok(enricher) => enricher.scc_preflight(&config.namespace).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => line(
+            "scc",
+            Verdict::Pass,
+            format!("{scc} exists, admits sandbox pods, and their ServiceAccount may use it"),
+        ),
+        Err(e) => line("scc", Verdict::Fail, e.to_string()),
+    }
 }
 
 fn qualified(group: &str, resource: &str) -> String {

@@ -332,6 +332,22 @@ impl OpenShiftEnricher {
         }
     }
 
+    /// The SCC preflight for a plain sandbox in `namespace` (for `check`): the SCC exists,
+    /// would admit the pod, and the sandbox ServiceAccount may use it.
+    pub async fn scc_preflight(&self, namespace: &str) -> Result<(), DriverError> {
+        let facts = self.facts().await.unwrap_or_default();
+        let security = self.namespace_security(namespace).await?;
+        let selinux = selinux_choice(&self.config.openshift, &facts);
+        let plan = plan(
+            &self.config.openshift,
+            &self.config.sandbox_service_account,
+            &security,
+            selinux.as_ref(),
+            None,
+        );
+        self.check_scc(namespace, &plan).await
+    }
+
     async fn create_companions(&self, request: &DriverSandbox, created: &CreatedSandbox) -> Result<(), DriverError> {
         let Some(plan) = self.plan_for(request).await? else {
             return Ok(());

@@ -155,13 +155,22 @@ impl OpenShiftEnricher {
         };
         let config = watcher::Config::default().labels(&ownership_selector(&self.config.gateway_id));
         let mut stream = watcher(api, config).default_backoff().boxed();
+        // Ids seen in the relist under way; Routes deleted during an outage are dropped at its end.
+        let mut relisted = std::collections::HashSet::new();
         loop {
             let next = tokio::select! {
                 next = stream.next() => next,
                 _ = shutdown.changed() => return,
             };
             match next {
-                Some(Ok(watcher::Event::Apply(route) | watcher::Event::InitApply(route))) => {
+                Some(Ok(watcher::Event::Init)) => relisted.clear(),
+                Some(Ok(watcher::Event::InitApply(route))) => {
+                    if let Some(id) = self.route_changed(&route, &events) {
+                        relisted.insert(id);
+                    }
+                }
+                Some(Ok(watcher::Event::InitDone)) => self.routes_mut().retain(|id, _| relisted.contains(id)),
+                Some(Ok(watcher::Event::Apply(route))) => {
                     self.route_changed(&route, &events);
                 }
                 Some(Ok(watcher::Event::Delete(route))) => {
@@ -169,7 +178,6 @@ impl OpenShiftEnricher {
                         self.routes_mut().remove(&state.sandbox_id);
                     }
                 }
-                Some(Ok(_)) => {}
                 Some(Err(e)) => tracing::warn!(error = %e, "Route watch failed; retrying with backoff"),
                 None => return,
             }
@@ -180,17 +188,18 @@ impl OpenShiftEnricher {
         self.routes.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn route_changed(&self, route: &DynamicObject, events: &PlatformEvents) {
-        let Some(state) = serde_json::to_value(route).ok().as_ref().and_then(route_state) else {
-            return;
-        };
+    /// Records a Route and reports routers that newly refused it; returns its sandbox id.
+    fn route_changed(&self, route: &DynamicObject, events: &PlatformEvents) -> Option<String> {
+        let state = serde_json::to_value(route).ok().as_ref().and_then(route_state)?;
         let mut routes = self.routes_mut();
         let now = i64::try_from(unix_now().as_millis()).unwrap_or(i64::MAX);
         for rejection in new_rejections(routes.get(&state.sandbox_id), &state) {
             tracing::warn!(sandbox_id = %state.sandbox_id, route = %state.name, reason = %rejection.reason, "Route not admitted");
             events.publish(&state.sandbox_id, rejection_event(&state.name, rejection, now));
         }
-        routes.insert(state.sandbox_id.clone(), state);
+        let id = state.sandbox_id.clone();
+        routes.insert(id.clone(), state);
+        Some(id)
     }
 
     /// The discovered facts, waiting briefly for the first discovery.

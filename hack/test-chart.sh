@@ -20,6 +20,7 @@ combos=(
   "openshift|--set openshift.enabled=true --set metrics.serviceMonitor.enabled=true"
   "sidecar|--set gateway.enabled=false"
   "managed|--set workspaceMode=managed"
+  "openshift-managed|--set openshift.enabled=true --set workspaceMode=managed"
 )
 "$helm" lint --strict "$chart"
 failed=0

@@ -209,6 +209,16 @@ pub struct OpenShiftConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_SCC", default_value = "openshell-sandbox")]
     pub scc: String,
 
+    /// Managed workspace mode: the ClusterRole granting `use` of the SCC (deploy/openshift/scc.yaml)
+    /// that the driver binds to the sandbox ServiceAccount in each workspace namespace. Empty: an
+    /// admin grants it by hand (`oc adm policy add-scc-to-user`).
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SCC_GRANT_CLUSTER_ROLE",
+        default_value = "openshell-sandbox-scc"
+    )]
+    pub scc_grant_cluster_role: String,
+
     /// UID the supervisor drops to (OPENSHELL_SANDBOX_UID); default: the first UID of the
     /// namespace's `openshift.io/sa.scc.uid-range`.
     #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_UID")]

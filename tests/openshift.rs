@@ -559,3 +559,145 @@ async fn malformed_annotations_and_an_scc_that_would_not_admit_are_preconditions
         );
     }
 }
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn managed_mode_grants_the_scc_in_each_workspace_it_makes() {
+    let cluster = Cluster::from_env();
+    install_openshift_apis(&cluster);
+    let home = unique_namespace("ocpm");
+    cluster.create_namespace(&home);
+    let scc = format!("openshell-sandbox-{home}");
+    let grant_role = format!("openshell-sandbox-scc-{home}");
+    cluster.kubectl(&["apply", "-f", "-"], Some(&scc_copy(&scc, None)));
+    // The SCC's `use` ClusterRole from deploy/openshift/scc.yaml (its own RoleBinding is not needed).
+    let scc_rbac = for_scc(&rbac_for("deploy/openshift/scc.yaml", &home, None), &scc);
+    let role: Vec<&str> = scc_rbac
+        .split("---\n")
+        .filter(|d| d.contains("kind: ClusterRole\n"))
+        .collect();
+    cluster.kubectl(&["apply", "-f", "-"], Some(&role.join("---\n")));
+    let driver_rbac = [
+        rbac_for("deploy/rbac-managed.yaml", &home, None),
+        rbac_for("deploy/openshift/rbac-managed.yaml", &home, None),
+    ]
+    .map(|r| for_scc(&r, &scc).replace("- openshell-sandbox-scc\n", &format!("- {grant_role}\n")));
+    cluster.kubectl(&["apply", "-f", "-"], Some(&driver_rbac.join("---\n")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = cluster.driver_identity_from_applied(&home, dir.path());
+    let kubeconfig_env = kubeconfig.to_string_lossy().into_owned();
+    let prefix = format!("{home}-");
+    let workspace_ns = format!("{prefix}team");
+    let args = [
+        "--workspace-mode",
+        "managed",
+        "--workspace-namespace-prefix",
+        &prefix,
+        "--gateway-id",
+        &home,
+        "--platform",
+        "openshift",
+        "--scc",
+        &scc,
+        "--scc-grant-cluster-role",
+        &grant_role,
+    ];
+    let driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig_env)]).await;
+    let mut client = driver.client().await;
+
+    // OpenShift annotates a new namespace shortly after it is made; here the test does.
+    let allocator = {
+        let (kubeconfig, kubectl, ns) = (
+            cluster.kubeconfig.clone(),
+            cluster.kubectl.clone(),
+            workspace_ns.clone(),
+        );
+        std::thread::spawn(move || {
+            let cluster = Cluster { kubeconfig, kubectl };
+            for _ in 0..200 {
+                let annotation = format!("openshift.io/sa.scc.uid-range={UID_RANGE}");
+                if cluster
+                    .try_kubectl(&["annotate", "namespace", &ns, &annotation], None)
+                    .is_ok()
+                {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            false
+        })
+    };
+    let id = new_id();
+    let mut sandbox = sandbox_request(&id, "worker");
+    sandbox.workspace = "team".into();
+    client
+        .validate_sandbox_create(ValidateSandboxCreateRequest {
+            sandbox: Some(sandbox.clone()),
+        })
+        .await
+        .expect("validates before the workspace exists: the create grants the SCC");
+    client
+        .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
+        .await
+        .expect("creates, granting the SCC in the new workspace namespace");
+    assert!(allocator.join().expect("allocator"), "the namespace appeared");
+
+    let binding: Value = serde_json::from_str(&cluster.kubectl(
+        &[
+            "get",
+            "rolebinding",
+            "openshell-sandbox-scc",
+            "-n",
+            &workspace_ns,
+            "-o",
+            "json",
+        ],
+        None,
+    ))
+    .expect("json");
+    assert_eq!(binding["roleRef"]["name"], grant_role.as_str());
+    assert_eq!(binding["subjects"][0]["name"], "default");
+    let cr: Value =
+        serde_json::from_str(&cluster.kubectl(&["get", "sandbox", "worker", "-n", &workspace_ns, "-o", "json"], None))
+            .expect("json");
+    let template = &cr["spec"]["podTemplate"];
+    assert_eq!(
+        template["metadata"]["annotations"]["openshift.io/required-scc"],
+        scc.as_str()
+    );
+    assert_eq!(
+        env_value(&template["spec"]["containers"][0], "OPENSHELL_SANDBOX_UID").as_deref(),
+        Some("1000680000"),
+        "the annotation OpenShift adds after the namespace is made is waited for"
+    );
+    eventually(READY_WITHIN, "Ready in a managed OpenShift workspace", || {
+        let mut client = client.clone();
+        let id = id.clone();
+        async move {
+            let r = client.get_sandbox(get_request(&id)).await.ok()?;
+            r.into_inner().sandbox.filter(is_ready)
+        }
+    })
+    .await;
+    let _ = client
+        .delete_sandbox(DeleteSandboxRequest {
+            sandbox_id: id,
+            sandbox_name: String::new(),
+        })
+        .await;
+    for ns in [&home, &workspace_ns] {
+        let _ = cluster.try_kubectl(&["delete", "namespace", ns, "--wait=false"], None);
+    }
+    let _ = cluster.try_kubectl(
+        &[
+            "delete",
+            "clusterrole,clusterrolebinding",
+            &format!("openshell-driver-{home}"),
+            &format!("openshell-driver-openshift-{home}"),
+            &grant_role,
+            "--ignore-not-found",
+        ],
+        None,
+    );
+    let _ = cluster.try_kubectl(&["delete", "scc", &scc, "--ignore-not-found"], None);
+}

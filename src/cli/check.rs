@@ -146,6 +146,7 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             NamedObject::Any => None,
             NamedObject::SandboxNamespace => Some(config.namespace.clone()),
             NamedObject::Scc => Some(config.openshift.scc.clone()),
+            NamedObject::SccGrantRole => Some(config.openshift.scc_grant_cluster_role.clone()),
         };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {

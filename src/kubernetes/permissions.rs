@@ -23,6 +23,8 @@ pub enum NamedObject {
     SandboxNamespace,
     /// The SCC sandbox pods use (`--scc`).
     Scc,
+    /// The ClusterRole granting `use` of it (`--scc-grant-cluster-role`).
+    SccGrantRole,
 }
 
 const fn p(
@@ -138,6 +140,27 @@ const SANDBOX_NAMESPACE_READ: Permission = named(
     NamedObject::SandboxNamespace,
 );
 
+/// Managed mode on OpenShift: the driver grants the SCC in the namespaces it creates.
+const OPENSHIFT_MANAGED_RULES: [Permission; 2] = [
+    p(
+        "create",
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        false,
+        "the SCC grant in workspace namespaces",
+    ),
+    named(
+        p(
+            "bind",
+            "rbac.authorization.k8s.io",
+            "clusterroles",
+            false,
+            "the SCC grant in workspace namespaces",
+        ),
+        NamedObject::SccGrantRole,
+    ),
+];
+
 /// Everything the driver needs in `mode`, with the OpenShift additions when `openshift`.
 pub fn required(mode: WorkspaceMode, openshift: bool) -> Vec<Permission> {
     let mut all: Vec<Permission> = SANDBOX_RULES.to_vec();
@@ -155,6 +178,9 @@ pub fn required(mode: WorkspaceMode, openshift: bool) -> Vec<Permission> {
     all.push(NODES);
     if openshift {
         all.extend(OPENSHIFT_CLUSTER_RULES);
+        if mode == WorkspaceMode::Managed {
+            all.extend(OPENSHIFT_MANAGED_RULES);
+        }
     }
     all
 }

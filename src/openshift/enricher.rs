@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
@@ -17,7 +18,7 @@ use crate::config::{DriverConfig, PlatformMode, WorkspaceMode};
 use crate::enricher::{CreatedSandbox, PlatformEnricher, PlatformEvents};
 use crate::error::DriverError;
 use crate::kubernetes::client::KubeCalls;
-use crate::kubernetes::identity::{identity_of, ownership_selector};
+use crate::kubernetes::identity::{LABEL_GATEWAY_ID, LABEL_MANAGED_BY, MANAGED_BY, identity_of, ownership_selector};
 use crate::kubernetes::render::{SandboxManifest, owned_by_sandbox};
 use crate::kubernetes::status::SandboxView;
 use crate::metrics::DriverMetrics;
@@ -26,8 +27,9 @@ use crate::openshift::detect::{
 };
 use crate::openshift::expose::{EXPOSE_KEY, exposure_of};
 use crate::openshift::namespace::{NamespaceSecurity, allocation_pending, is_selinux_type, namespace_security};
-use crate::openshift::pod::{OpenShiftPlan, apply_plan, companions, expose_names, plan, scc_problems};
+use crate::openshift::pod::{OpenShiftPlan, apply_plan, companions, expose_names, plan};
 use crate::openshift::routes::{RouteState, new_rejections, rejection_event, route_state};
+use crate::openshift::scc::{scc_grant, scc_problems};
 use crate::proto::DriverSandbox;
 use crate::provisioner::SandboxEndpoint;
 
@@ -36,6 +38,8 @@ use crate::provisioner::SandboxEndpoint;
 const REDISCOVERY_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a call waits for the first discovery before answering UNAVAILABLE.
 const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(3);
+/// The longest a create waits for the authorizer to see an SCC grant it just made.
+const GRANT_PROPAGATION_WAIT: Duration = Duration::from_secs(5);
 /// The longest a create waits for a brand-new namespace's SCC annotations.
 const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
 const AGENT_CAPABILITIES: [&str; 4] = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
@@ -270,9 +274,19 @@ impl OpenShiftEnricher {
 
     /// The SCC exists, would admit the pod, and the sandbox ServiceAccount may use it.
     async fn check_scc(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
+        self.check_scc_admits(namespace, plan).await?;
+        self.check_scc_use(namespace, plan).await
+    }
+
+    fn grant_command(namespace: &str, plan: &OpenShiftPlan) -> String {
+        let (scc, sa) = (&plan.scc, &plan.service_account);
+        format!("oc adm policy add-scc-to-user {scc} -z {sa} -n {namespace}")
+    }
+
+    /// The SCC exists and would admit the sandbox pod.
+    async fn check_scc_admits(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
         let scc_name = &plan.scc;
-        let sa = &plan.service_account;
-        let grant = format!("oc adm policy add-scc-to-user {scc_name} -z {sa} -n {namespace}");
+        let grant = Self::grant_command(namespace, plan);
         let resource = ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk("security.openshift.io", "v1", "SecurityContextConstraints"),
             SCC_PLURAL,
@@ -300,6 +314,13 @@ impl OpenShiftEnricher {
                 problems.join("; ")
             )));
         }
+        Ok(())
+    }
+
+    /// A SubjectAccessReview: may the sandbox ServiceAccount `use` the SCC?
+    async fn check_scc_use(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
+        let (scc_name, sa) = (&plan.scc, &plan.service_account);
+        let grant = Self::grant_command(namespace, plan);
         let user = format!("system:serviceaccount:{namespace}:{sa}");
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
@@ -355,6 +376,45 @@ impl OpenShiftEnricher {
             None,
         );
         self.check_scc(namespace, &plan).await
+    }
+
+    /// Managed workspaces are the driver's own namespaces, so it grants the SCC there itself.
+    fn grants_scc(&self) -> bool {
+        self.config.workspace_mode == WorkspaceMode::Managed && !self.config.openshift.scc_grant_cluster_role.is_empty()
+    }
+
+    /// Binds the SCC's ClusterRole to the sandbox ServiceAccount, then waits (briefly) until the
+    /// authorizer sees the binding, which it learns from a watch.
+    async fn grant_scc(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
+        let labels = BTreeMap::from([
+            (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+            (LABEL_GATEWAY_ID.to_string(), self.config.gateway_id.clone()),
+        ]);
+        let binding = scc_grant(
+            namespace,
+            &plan.service_account,
+            &self.config.openshift.scc_grant_cluster_role,
+            labels,
+        );
+        let bindings: Api<RoleBinding> = Api::namespaced(self.kube.client.clone(), namespace);
+        tolerate_existing(
+            self.kube
+                .call(
+                    "create",
+                    "rolebindings",
+                    bindings.create(&PostParams::default(), &binding),
+                )
+                .await,
+        )?;
+        let deadline = tokio::time::Instant::now() + GRANT_PROPAGATION_WAIT;
+        loop {
+            match self.check_scc_use(namespace, plan).await {
+                Err(DriverError::FailedPrecondition(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn create_companions(&self, request: &DriverSandbox, created: &CreatedSandbox) -> Result<(), DriverError> {
@@ -443,6 +503,10 @@ fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
+fn object_name(manifest: &SandboxManifest) -> String {
+    manifest.metadata.name.clone().unwrap_or_default()
+}
+
 /// A create retried after a partial failure finds its own object again.
 fn tolerate_existing<T>(result: Result<T, DriverError>) -> Result<(), DriverError> {
     match result {
@@ -476,8 +540,17 @@ impl PlatformEnricher for OpenShiftEnricher {
     }
 
     async fn validate(&self, request: &DriverSandbox, manifest: &SandboxManifest) -> Result<(), DriverError> {
-        let mut probe = manifest.clone();
-        self.enrich(request, &mut probe).await
+        let Some(plan) = self.plan_for(request).await? else {
+            return Ok(());
+        };
+        let namespace = manifest.metadata.namespace.clone().unwrap_or_default();
+        if self.grants_scc() {
+            // The create binds the SCC in the workspace namespace; only the SCC itself is checked.
+            self.check_scc_admits(&namespace, &plan).await?;
+        } else {
+            self.check_scc(&namespace, &plan).await?;
+        }
+        apply_plan(&mut manifest.clone(), &plan, &expose_names(&object_name(manifest)))
     }
 
     async fn enrich(&self, request: &DriverSandbox, manifest: &mut SandboxManifest) -> Result<(), DriverError> {
@@ -485,9 +558,13 @@ impl PlatformEnricher for OpenShiftEnricher {
             return Ok(());
         };
         let namespace = manifest.metadata.namespace.clone().unwrap_or_default();
-        self.check_scc(&namespace, &plan).await?;
-        let names = expose_names(manifest.metadata.name.as_deref().unwrap_or_default());
-        apply_plan(manifest, &plan, &names)
+        if self.grants_scc() {
+            self.check_scc_admits(&namespace, &plan).await?;
+            self.grant_scc(&namespace, &plan).await?;
+        } else {
+            self.check_scc(&namespace, &plan).await?;
+        }
+        apply_plan(manifest, &plan, &expose_names(&object_name(manifest)))
     }
 
     async fn after_create(&self, request: &DriverSandbox, created: &CreatedSandbox) -> Result<(), DriverError> {

@@ -1,7 +1,7 @@
 //! OpenShift: SCC- and SELinux-aware pod specs, Routes and the OAuth proxy, behind the
 //! [`crate::enricher::PlatformEnricher`] seam. The provisioner knows none of this.
 //!
-//! `namespace`, `expose`, `detect`, `pod` and `routes` are pure; `enricher` is the I/O.
+//! `namespace`, `expose`, `detect`, `pod`, `scc` and `routes` are pure; `enricher` is the I/O.
 
 pub mod detect;
 pub mod enricher;
@@ -9,6 +9,7 @@ pub mod expose;
 pub mod namespace;
 pub mod pod;
 pub mod routes;
+pub mod scc;
 
 #[cfg(test)]
 mod pod_tests;

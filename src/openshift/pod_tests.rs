@@ -13,6 +13,7 @@ use crate::openshift::enrich_offline;
 use crate::openshift::expose::{EXPOSE_KEY, Exposure};
 use crate::openshift::namespace::{MCS_ANNOTATION, SUPPLEMENTAL_GROUPS_ANNOTATION, UID_RANGE_ANNOTATION};
 use crate::openshift::pod::*;
+use crate::openshift::scc::*;
 use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
 
 fn request(expose: Option<serde_json::Value>) -> DriverSandbox {

@@ -49,6 +49,10 @@ args:
   - --metrics-bind-address=0.0.0.0:{{ .Values.metrics.port }}
   - --log-format={{ .Values.driver.logFormat }}
   - --log-level={{ .Values.driver.logLevel }}
+  {{- if .Values.openshift.enabled }}
+  - --platform=openshift
+  - --scc-grant-cluster-role={{ include "driver.fullname" . }}-use-scc
+  {{- end }}
   {{- with .Values.driver.sandboxServiceAccount }}
   - --sandbox-service-account={{ . }}
   {{- end }}

@@ -88,18 +88,7 @@ async fn sandbox_lifecycle_over_the_socket() {
     let mut client = server.client().await;
     let id = new_id();
     let sandbox = sandbox_request(&id, "life");
-    client
-        .validate_sandbox_create(ValidateSandboxCreateRequest {
-            sandbox: Some(sandbox.clone()),
-        })
-        .await
-        .expect("valid");
-    client
-        .create_sandbox(CreateSandboxRequest {
-            sandbox: Some(sandbox.clone()),
-        })
-        .await
-        .expect("created");
+    validate_and_create(&mut client, sandbox.clone()).await;
     client
         .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
         .await

@@ -76,17 +76,7 @@ impl Env {
 
     async fn create(&self, id: &str, name: &str) {
         let mut client = self.driver.client().await;
-        let sandbox = sandbox_request(id, name);
-        client
-            .validate_sandbox_create(ValidateSandboxCreateRequest {
-                sandbox: Some(sandbox.clone()),
-            })
-            .await
-            .expect("validates");
-        client
-            .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
-            .await
-            .expect("creates");
+        validate_and_create(&mut client, sandbox_request(id, name)).await;
     }
 
     async fn get(&self, id: &str) -> Result<DriverSandbox, tonic::Status> {

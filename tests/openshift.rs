@@ -286,18 +286,7 @@ async fn openshift_mode_sccs_selinux_routes_and_the_oauth_proxy() {
     let web_id = new_id();
     let web = exposed_request(&web_id, "web", json!({"port": 8080}));
     for sandbox in [&notebook, &web] {
-        client
-            .validate_sandbox_create(ValidateSandboxCreateRequest {
-                sandbox: Some(sandbox.clone()),
-            })
-            .await
-            .expect("validates with the grant");
-        client
-            .create_sandbox(CreateSandboxRequest {
-                sandbox: Some(sandbox.clone()),
-            })
-            .await
-            .expect("creates");
+        validate_and_create(&mut client, sandbox.clone()).await;
     }
 
     // The Sandbox the API server stored: SCC annotation, UID/GID, SELinux, the proxy sidecar.
@@ -630,16 +619,8 @@ async fn managed_mode_grants_the_scc_in_each_workspace_it_makes() {
     let id = new_id();
     let mut sandbox = sandbox_request(&id, "worker");
     sandbox.workspace = "team".into();
-    client
-        .validate_sandbox_create(ValidateSandboxCreateRequest {
-            sandbox: Some(sandbox.clone()),
-        })
-        .await
-        .expect("validates before the workspace exists: the create grants the SCC");
-    client
-        .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
-        .await
-        .expect("creates, granting the SCC in the new workspace namespace");
+    // Validates before the workspace exists (the create grants the SCC), then creates.
+    validate_and_create(&mut client, sandbox).await;
     assert!(allocator.join().expect("allocator"), "the namespace appeared");
 
     let binding: Value = serde_json::from_str(&cluster.kubectl(

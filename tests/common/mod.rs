@@ -80,6 +80,20 @@ pub fn with_gpu(mut sandbox: DriverSandbox, count: Option<u32>) -> DriverSandbox
     sandbox
 }
 
+/// ValidateSandboxCreate then CreateSandbox, as the gateway calls them; panics on either error.
+pub async fn validate_and_create(client: &mut ComputeDriverClient<Channel>, sandbox: DriverSandbox) {
+    client
+        .validate_sandbox_create(ValidateSandboxCreateRequest {
+            sandbox: Some(sandbox.clone()),
+        })
+        .await
+        .expect("validates");
+    client
+        .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
+        .await
+        .expect("creates");
+}
+
 pub fn condition<'a>(sandbox: &'a DriverSandbox, kind: &str) -> Option<&'a DriverCondition> {
     sandbox.status.as_ref()?.conditions.iter().find(|c| c.r#type == kind)
 }

@@ -11,7 +11,10 @@ use kube::runtime::watcher::Event;
 use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::kubernetes::cache::SandboxCache;
 use openshell_driver_openshift::kubernetes::render::{SandboxApiVersion, render_sandbox};
+use openshell_driver_openshift::kubernetes::request_config::json_to_struct;
 use openshell_driver_openshift::metrics::NoopMetrics;
+use openshell_driver_openshift::openshift::detect::PlatformFacts;
+use openshell_driver_openshift::openshift::enrich_offline;
 use openshell_driver_openshift::proto::*;
 use serde_json::json;
 
@@ -72,6 +75,41 @@ fn main() {
         "render one Sandbox + token Secret".into(),
         per_op(budget, |i| {
             black_box(render_sandbox(&request(i), &config, SandboxApiVersion::V1beta1, &[]).expect("renders"));
+        }),
+    ));
+
+    // The OpenShift additions on top: namespace annotations, SELinux, an exposed port behind the
+    // OAuth proxy, and the Service/Route/cookie Secret beside it.
+    let mut openshift = config.clone();
+    openshift.openshift.selinux_type = "openshell_agent_t".into();
+    let annotations = std::collections::BTreeMap::from([
+        (
+            "openshift.io/sa.scc.uid-range".to_string(),
+            "1000680000/10000".to_string(),
+        ),
+        ("openshift.io/sa.scc.mcs".to_string(), "s0:c26,c5".to_string()),
+    ]);
+    let exposed = |i: usize| {
+        let mut r = request(i);
+        if let Some(t) = r.spec.as_mut().and_then(|s| s.template.as_mut()) {
+            t.platform_config = json_to_struct(&json!({"expose": {"port": 8888, "auth": "openshift"}}));
+        }
+        r
+    };
+    rows.push((
+        "render + OpenShift (SCC, SELinux, Route, OAuth proxy)".into(),
+        per_op(budget, |i| {
+            let r = exposed(i);
+            let mut rendered =
+                render_sandbox(&r, &openshift, SandboxApiVersion::V1beta1, &["expose"]).expect("renders");
+            let made = enrich_offline(
+                &r,
+                &openshift,
+                &mut rendered.manifest,
+                &annotations,
+                &PlatformFacts::default(),
+            );
+            black_box(made.expect("enriches"));
         }),
     ));
 

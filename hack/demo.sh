@@ -3,7 +3,12 @@
 # kube-apiserver + agent-sandbox controller + kwok nodes), run the driver on its socket, walk
 # one sandbox through create, Ready, endpoint, stop, start and delete, then tear it all down
 # (also on Ctrl-C or failure).
+#
+# `hack/demo.sh --openshift` (make demo-openshift) does the same on OpenShift's APIs: the local
+# API server serves our SCC and Route CRDs, and the sandbox is exposed behind the OAuth proxy.
 set -euo pipefail
+openshift=
+[ "${1:-}" = "--openshift" ] && openshift=1
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cd "$repo"
@@ -35,20 +40,44 @@ eval "$("$here/cluster/up.sh" "$dir")"
 . "$here/cluster/versions.env"
 kubectl=$(dirname "$("$here/cluster/build.sh")")/bin/kubectl-$KUBE_VERSION
 "$kubectl" create namespace openshell-system >/dev/null
+platform=(--platform kubernetes)
+if [ -n "$openshift" ]; then
+  step "serving OpenShift's SCC and Route APIs; annotating the namespace as OpenShift would"
+  "$kubectl" apply --server-side -f "$here/cluster/manifests/openshift-crds.yaml" >/dev/null
+  "$kubectl" wait --for=condition=Established crd/securitycontextconstraints.security.openshift.io \
+    crd/routes.route.openshift.io >/dev/null
+  "$kubectl" annotate namespace openshell-system openshift.io/sa.scc.uid-range=1000680000/10000 \
+    openshift.io/sa.scc.supplemental-groups=1000680000/10000 openshift.io/sa.scc.mcs=s0:c26,c5
+  platform=(--platform auto)
+fi
 
 step "starting the driver on $dir/driver/driver.sock"
 sock=$dir/driver/driver.sock
 metrics=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$driver_bin" --socket "$sock" --namespace openshell-system --gateway-id demo --metrics-bind-address "$metrics" \
-  --gateway-endpoint https://openshell-gateway.openshell-system.svc:8443 2>"$dir/driver.log" &
+  "${platform[@]}" --gateway-endpoint https://openshell-gateway.openshell-system.svc:8443 2>"$dir/driver.log" &
 driver_pid=$!
 client() { "$driver_bin" client --socket "$sock" "$@"; }
 for _ in $(seq 1 100); do client capabilities >/dev/null 2>&1 && break; sleep 0.1; done
 client capabilities
 
-step "create (ValidateSandboxCreate + CreateSandbox)"
-id=$(client create --name demo --image registry.example/agent:1 --cpu 500m --memory 512Mi --env GREETING=hello)
-echo "sandbox id: $id"
+if [ -n "$openshift" ]; then
+  step "create before the SCC is installed and granted: refused, saying what to do"
+  client create -f examples/sandbox-openshift.yaml || true
+  step "oc apply -f deploy/openshift/scc.yaml (the openshell-sandbox SCC and its use grant)"
+  "$kubectl" apply -f deploy/openshift/scc.yaml
+  step "create an exposed sandbox (examples/sandbox-openshift.yaml)"
+  id=$(client create -f examples/sandbox-openshift.yaml)
+  echo "sandbox id: $id"
+  step "what the API server stored"
+  "$kubectl" get sandbox default--notebook -n openshell-system \
+    -o jsonpath='required-scc: {.spec.podTemplate.metadata.annotations.openshift\.io/required-scc}{"\n"}containers: {.spec.podTemplate.spec.containers[*].name}{"\n"}'
+  "$kubectl" get route,service,secret -n openshell-system
+else
+  step "create (ValidateSandboxCreate + CreateSandbox)"
+  id=$(client create --name demo --image registry.example/agent:1 --cpu 500m --memory 512Mi --env GREETING=hello)
+  echo "sandbox id: $id"
+fi
 
 step "watch until Ready"
 client wait "$id" --for ready --timeout 60s
@@ -70,6 +99,15 @@ client delete "$id"
 for _ in $(seq 1 100); do client get "$id" >/dev/null 2>&1 || break; sleep 0.2; done
 client delete "$id"
 echo "the Sandbox, its Pod and its token Secret are garbage-collected by the cluster"
+if [ -n "$openshift" ]; then
+  # The garbage collector learns of the Route kind (installed a moment ago) on its next resync.
+  for _ in $(seq 1 450); do
+    [ -z "$("$kubectl" get routes,services,secrets -n openshell-system -o name | grep -v kube-root)" ] && break
+    sleep 0.2
+  done
+  echo "and so are its Route, Service and cookie Secret:"
+  "$kubectl" get route,service,secret -n openshell-system
+fi
 
 step "what the driver counted (http://$metrics/metrics)"
 curl -fsS "http://$metrics/metrics" | grep -E '^openshell_driver_(sandboxes_(created|deleted)_total|grpc_requests_total|kube_requests_total)' | head -20

@@ -682,3 +682,33 @@ async fn managed_mode_grants_the_scc_in_each_workspace_it_makes() {
     );
     let _ = cluster.try_kubectl(&["delete", "scc", &scc, "--ignore-not-found"], None);
 }
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn selinux_type_detected_from_a_node_label_pins_the_pod_there() {
+    // A label key of this test's own, so that no other test sees it.
+    let key = format!("selinux.openshell.test/{}", &new_id()[..8]);
+    let cluster = Cluster::from_env();
+    cluster.kubectl(&["label", "node", "node-gpu", &format!("{key}=detected_agent_t")], None);
+    let env = OpenShiftEnv::start(
+        &["--platform", "openshift", "--selinux-detect-label", &key],
+        Some("detected_agent_t"),
+        true,
+    )
+    .await;
+    env.grant_scc();
+    let mut client = env.driver.client().await;
+    let id = new_id();
+    validate_and_create(&mut client, sandbox_request(&id, "labelled")).await;
+    env.wait_ready(&id).await;
+    let cr = env.get_json("sandbox", "default--labelled").expect("Sandbox stored");
+    let spec = &cr["spec"]["podTemplate"]["spec"];
+    assert_eq!(spec["nodeSelector"][&key], "detected_agent_t");
+    assert_eq!(
+        spec["containers"][0]["securityContext"]["seLinuxOptions"],
+        json!({"type": "detected_agent_t", "level": MCS})
+    );
+    let pod = env.get_json("pod", "default--labelled").expect("Pod");
+    assert_eq!(pod["spec"]["nodeName"], "node-gpu", "scheduled where the policy is");
+    cluster.kubectl(&["label", "node", "node-gpu", &format!("{key}-")], None);
+}

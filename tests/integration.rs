@@ -86,12 +86,7 @@ impl Env {
     }
 
     async fn wait_ready(&self, id: &str) -> DriverSandbox {
-        eventually(
-            READY_WITHIN,
-            &format!("sandbox {id} Ready through GetSandbox"),
-            || async { self.get(id).await.ok().filter(is_ready) },
-        )
-        .await
+        wait_until_ready(&self.driver.client().await, id, READY_WITHIN).await
     }
 }
 
@@ -575,15 +570,7 @@ async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own(
         .get("worker")
         .await
         .expect("bare name in the workspace namespace");
-    eventually(READY_WITHIN, "Ready in managed mode", || {
-        let mut client = client.clone();
-        let id = id.clone();
-        async move {
-            let r = client.get_sandbox(get_request(&id)).await.ok()?;
-            r.into_inner().sandbox.filter(is_ready)
-        }
-    })
-    .await;
+    wait_until_ready(&client, &id, READY_WITHIN).await;
 
     // A namespace that merely has the right name is not ours to delete.
     cluster.create_namespace(&format!("{prefix}foreign"));

@@ -131,15 +131,7 @@ impl OpenShiftEnv {
     }
 
     async fn wait_ready(&self, id: &str) {
-        let client = self.driver.client().await;
-        eventually(READY_WITHIN, &format!("sandbox {id} Ready"), || {
-            let mut client = client.clone();
-            async move {
-                let s = client.get_sandbox(get_request(id)).await.ok()?.into_inner().sandbox?;
-                is_ready(&s).then_some(())
-            }
-        })
-        .await;
+        wait_until_ready(&self.driver.client().await, id, READY_WITHIN).await;
     }
 
     /// Writes a Route's status as a router would.
@@ -651,15 +643,7 @@ async fn managed_mode_grants_the_scc_in_each_workspace_it_makes() {
         Some("1000680000"),
         "the annotation OpenShift adds after the namespace is made is waited for"
     );
-    eventually(READY_WITHIN, "Ready in a managed OpenShift workspace", || {
-        let mut client = client.clone();
-        let id = id.clone();
-        async move {
-            let r = client.get_sandbox(get_request(&id)).await.ok()?;
-            r.into_inner().sandbox.filter(is_ready)
-        }
-    })
-    .await;
+    wait_until_ready(&client, &id, READY_WITHIN).await;
     let _ = client
         .delete_sandbox(DeleteSandboxRequest {
             sandbox_id: id,

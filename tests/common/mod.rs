@@ -94,6 +94,18 @@ pub async fn validate_and_create(client: &mut ComputeDriverClient<Channel>, sand
         .expect("creates");
 }
 
+/// Polls GetSandbox until the sandbox is Ready (panics after `within`).
+pub async fn wait_until_ready(client: &ComputeDriverClient<Channel>, id: &str, within: Duration) -> DriverSandbox {
+    eventually(within, &format!("sandbox {id} Ready through GetSandbox"), || {
+        let mut client = client.clone();
+        async move {
+            let r = client.get_sandbox(get_request(id)).await.ok()?;
+            r.into_inner().sandbox.filter(is_ready)
+        }
+    })
+    .await
+}
+
 pub fn condition<'a>(sandbox: &'a DriverSandbox, kind: &str) -> Option<&'a DriverCondition> {
     sandbox.status.as_ref()?.conditions.iter().find(|c| c.r#type == kind)
 }

@@ -27,7 +27,7 @@ use crate::openshift::detect::{
 };
 use crate::openshift::expose::{EXPOSE_KEY, exposure_of};
 use crate::openshift::namespace::{NamespaceSecurity, allocation_pending, is_selinux_type, namespace_security};
-use crate::openshift::pod::{OpenShiftPlan, apply_plan, companions, expose_names, plan};
+use crate::openshift::pod::{OpenShiftPlan, apply_plan, companions, expose_names, plan, sandbox_service_account};
 use crate::openshift::routes::{RouteState, new_rejections, rejection_event, route_state};
 use crate::openshift::scc::{scc_grant, scc_problems};
 use crate::proto::DriverSandbox;
@@ -418,19 +418,18 @@ impl OpenShiftEnricher {
     }
 
     async fn create_companions(&self, request: &DriverSandbox, created: &CreatedSandbox) -> Result<(), DriverError> {
-        let Some(plan) = self.plan_for(request).await? else {
-            return Ok(());
-        };
-        let Some(exposure) = plan.exposure.clone() else {
+        // `enrich` has checked everything already; only an exposed sandbox has companions.
+        let Some(exposure) = exposure_of(request, &self.config.openshift)? else {
             return Ok(());
         };
         let identity = identity_of(request, &self.config)?;
         let owner = owned_by_sandbox(created.api, &created.name, &created.uid);
+        let service_account = sandbox_service_account(&self.config.sandbox_service_account);
         let made = companions(
             &identity,
             &self.config.gateway_id,
             &exposure,
-            &plan,
+            &service_account,
             Some(owner),
             &cookie_secret()?,
         );
@@ -465,7 +464,7 @@ impl OpenShiftEnricher {
                 .await,
         )?;
         if let Some((key, value)) = &made.redirect_annotation {
-            self.annotate_service_account(ns, &plan.service_account, key, Some(value))
+            self.annotate_service_account(ns, &service_account, key, Some(value))
                 .await?;
         }
         Ok(())

@@ -43,5 +43,14 @@ pub fn enrich_offline(
         exposure.clone(),
     );
     pod::apply_plan(manifest, &plan, &pod::expose_names(&identity.object_name))?;
-    Ok(exposure.map(|e| pod::companions(&identity, &config.gateway_id, &e, &plan, None, "<redacted>")))
+    Ok(exposure.map(|e| {
+        pod::companions(
+            &identity,
+            &config.gateway_id,
+            &e,
+            &plan.service_account,
+            None,
+            "<redacted>",
+        )
+    }))
 }

@@ -56,6 +56,16 @@ pub struct OpenShiftPlan {
     pub oauth_proxy_image: String,
 }
 
+/// The ServiceAccount sandbox pods run as: `--sandbox-service-account`, else the namespace's
+/// `default`.
+pub fn sandbox_service_account(configured: &str) -> String {
+    if configured.is_empty() {
+        "default".into()
+    } else {
+        configured.into()
+    }
+}
+
 /// Flags win over the namespace's allocation; the SELinux level only comes with a type.
 pub fn plan(
     config: &OpenShiftConfig,
@@ -66,11 +76,7 @@ pub fn plan(
 ) -> OpenShiftPlan {
     OpenShiftPlan {
         scc: config.scc.clone(),
-        service_account: if service_account.is_empty() {
-            "default".into()
-        } else {
-            service_account.into()
-        },
+        service_account: sandbox_service_account(service_account),
         uid: config.sandbox_uid.or(namespace.uid),
         gid: config.sandbox_gid.or(namespace.gid),
         selinux: selinux.map(|c| SELinuxOptions {
@@ -322,7 +328,7 @@ pub fn companions(
     identity: &SandboxIdentity,
     gateway_id: &str,
     exposure: &Exposure,
-    plan: &OpenShiftPlan,
+    service_account: &str,
     owner: Option<OwnerReference>,
     cookie: &str,
 ) -> Companions {
@@ -366,7 +372,7 @@ pub fn companions(
         ..Default::default()
     };
     let route_annotations = if auth {
-        BTreeMap::from([(OAUTH_CLIENT_ANNOTATION.to_string(), plan.service_account.clone())])
+        BTreeMap::from([(OAUTH_CLIENT_ANNOTATION.to_string(), service_account.to_string())])
     } else {
         BTreeMap::new()
     };

@@ -386,6 +386,11 @@ impl OpenShiftEnricher {
     /// Binds the SCC's ClusterRole to the sandbox ServiceAccount, then waits (briefly) until the
     /// authorizer sees the binding, which it learns from a watch.
     async fn grant_scc(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
+        // Granted already (by an earlier create, or an admin): nothing to write.
+        match self.check_scc_use(namespace, plan).await {
+            Err(DriverError::FailedPrecondition(_)) => {}
+            other => return other,
+        }
         let labels = BTreeMap::from([
             (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
             (LABEL_GATEWAY_ID.to_string(), self.config.gateway_id.clone()),

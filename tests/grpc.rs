@@ -66,11 +66,7 @@ impl Server {
 async fn capabilities_and_listener_requirements() {
     let server = Server::start().await;
     let mut client = server.client().await;
-    let caps = client
-        .get_capabilities(GetCapabilitiesRequest {})
-        .await
-        .expect("caps")
-        .into_inner();
+    let caps = capabilities(&mut client).await;
     assert_eq!(caps.driver_name, "openshift");
     assert_eq!(caps.driver_version, env!("CARGO_PKG_VERSION"));
     assert_eq!(caps.default_image, "registry.example/default:1");
@@ -104,12 +100,7 @@ async fn sandbox_lifecycle_over_the_socket() {
         .expect("sandbox");
     assert_eq!((got.id.as_str(), got.name.as_str()), (id.as_str(), "life"));
     assert!(is_ready(&got));
-    let list = client
-        .list_sandboxes(ListSandboxesRequest {})
-        .await
-        .expect("list")
-        .into_inner()
-        .sandboxes;
+    let list = list_all(&mut client).await.expect("list");
     assert_eq!(
         list.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
         vec![id.as_str()]
@@ -207,91 +198,81 @@ async fn errors_carry_the_right_codes() {
         .await
         .expect("created");
 
+    let refused_validate = |sandbox: DriverSandbox| {
+        let mut client = client.clone();
+        async move {
+            client
+                .validate_sandbox_create(ValidateSandboxCreateRequest { sandbox: Some(sandbox) })
+                .await
+                .expect_err("refused")
+        }
+    };
+    let mut c = client.clone();
     let cases: Vec<(&str, tonic::Status, tonic::Code)> = vec![
         (
             "no sandbox",
-            client
-                .create_sandbox(CreateSandboxRequest { sandbox: None })
+            c.create_sandbox(CreateSandboxRequest { sandbox: None })
                 .await
                 .expect_err("x"),
             tonic::Code::InvalidArgument,
         ),
         (
             "bad name",
-            client
-                .validate_sandbox_create(ValidateSandboxCreateRequest {
-                    sandbox: Some(sandbox_request(&new_id(), "Bad_Name")),
-                })
-                .await
-                .expect_err("x"),
+            refused_validate(sandbox_request(&new_id(), "Bad_Name")).await,
             tonic::Code::InvalidArgument,
         ),
         (
             "name taken",
-            client
-                .create_sandbox(CreateSandboxRequest {
-                    sandbox: Some(sandbox_request(&new_id(), "taken")),
-                })
-                .await
-                .expect_err("x"),
+            c.create_sandbox(CreateSandboxRequest {
+                sandbox: Some(sandbox_request(&new_id(), "taken")),
+            })
+            .await
+            .expect_err("x"),
             tonic::Code::AlreadyExists,
         ),
         (
             "too many gpus",
-            client
-                .validate_sandbox_create(ValidateSandboxCreateRequest {
-                    sandbox: Some(with_gpu(sandbox_request(&new_id(), "gpu"), Some(3))),
-                })
-                .await
-                .expect_err("x"),
+            refused_validate(with_gpu(sandbox_request(&new_id(), "gpu"), Some(3))).await,
             tonic::Code::FailedPrecondition,
         ),
         (
             "zero gpus",
-            client
-                .validate_sandbox_create(ValidateSandboxCreateRequest {
-                    sandbox: Some(with_gpu(sandbox_request(&new_id(), "gpu"), Some(0))),
-                })
-                .await
-                .expect_err("x"),
+            refused_validate(with_gpu(sandbox_request(&new_id(), "gpu"), Some(0))).await,
             tonic::Code::InvalidArgument,
         ),
         (
             "empty id",
-            client.get_sandbox(get_request("")).await.expect_err("x"),
+            c.get_sandbox(get_request("")).await.expect_err("x"),
             tonic::Code::InvalidArgument,
         ),
         (
             "absent get",
-            client.get_sandbox(get_request(&new_id())).await.expect_err("x"),
+            c.get_sandbox(get_request(&new_id())).await.expect_err("x"),
             tonic::Code::NotFound,
         ),
         (
             "absent stop",
-            client
-                .stop_sandbox(StopSandboxRequest {
-                    sandbox_id: new_id(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .expect_err("x"),
+            c.stop_sandbox(StopSandboxRequest {
+                sandbox_id: new_id(),
+                sandbox_name: String::new(),
+            })
+            .await
+            .expect_err("x"),
             tonic::Code::NotFound,
         ),
         (
             "absent start",
-            client
-                .start_sandbox(StartSandboxRequest {
-                    sandbox_id: new_id(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .expect_err("x"),
+            c.start_sandbox(StartSandboxRequest {
+                sandbox_id: new_id(),
+                sandbox_name: String::new(),
+            })
+            .await
+            .expect_err("x"),
             tonic::Code::NotFound,
         ),
         (
             "bad workspace",
-            client
-                .ensure_workspace(EnsureWorkspaceRequest { workspace: "No".into() })
+            c.ensure_workspace(EnsureWorkspaceRequest { workspace: "No".into() })
                 .await
                 .expect_err("x"),
             tonic::Code::InvalidArgument,

@@ -163,12 +163,7 @@ async fn create_renders_the_cr_and_reaches_ready_everywhere() {
     let ready = env.wait_ready(&id).await;
     assert_eq!(ready.id, id);
     assert_eq!(ready.name, "alpha");
-    let list = client
-        .list_sandboxes(ListSandboxesRequest {})
-        .await
-        .expect("lists")
-        .into_inner()
-        .sandboxes;
+    let list = list_all(&mut client).await.expect("lists");
     assert!(list.iter().any(|s| s.id == id && is_ready(s)), "listed as Ready");
     // The scheduler's Event for the Pod reaches the gateway as a progress platform event.
     let scheduled = std::cell::Cell::new(false);
@@ -460,12 +455,7 @@ async fn fifty_sandboxes_at_once_all_reach_ready() {
         let mut client = client.clone();
         let ids = ids.clone();
         async move {
-            let list = client
-                .list_sandboxes(ListSandboxesRequest {})
-                .await
-                .ok()?
-                .into_inner()
-                .sandboxes;
+            let list = list_all(&mut client).await.ok()?;
             let ready = ids
                 .iter()
                 .filter(|id| list.iter().any(|s| &s.id == *id && is_ready(s)))
@@ -474,12 +464,7 @@ async fn fifty_sandboxes_at_once_all_reach_ready() {
         }
     })
     .await;
-    let list = client
-        .list_sandboxes(ListSandboxesRequest {})
-        .await
-        .expect("list")
-        .into_inner()
-        .sandboxes;
+    let list = list_all(&mut client).await.expect("list");
     assert_eq!(list.len(), 50);
 }
 

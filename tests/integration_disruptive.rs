@@ -104,12 +104,7 @@ async fn a_watch_stream_survives_an_api_server_restart_without_losing_changes() 
         ready.is_some(),
         "the sandbox created after the restart reached the same stream"
     );
-    let list = client
-        .list_sandboxes(ListSandboxesRequest {})
-        .await
-        .expect("list")
-        .into_inner()
-        .sandboxes;
+    let list = list_all(&mut client).await.expect("list");
     let mut ids: Vec<_> = list.iter().map(|s| s.id.clone()).collect();
     ids.sort();
     let mut want = vec![b.clone(), c.clone()];
@@ -147,11 +142,7 @@ async fn b_missing_crd_is_failed_precondition_until_it_is_installed() {
     assert_eq!(verdict_of(&lines, "api-server"), Some("pass"));
 
     // The gateway can still start: capabilities answer.
-    let caps = client
-        .get_capabilities(GetCapabilitiesRequest {})
-        .await
-        .expect("capabilities")
-        .into_inner();
+    let caps = capabilities(&mut client).await;
     assert_eq!(caps.driver_name, "openshift");
     let err = client
         .list_sandboxes(ListSandboxesRequest {})

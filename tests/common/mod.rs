@@ -80,6 +80,24 @@ pub fn with_gpu(mut sandbox: DriverSandbox, count: Option<u32>) -> DriverSandbox
     sandbox
 }
 
+/// ListSandboxes, unwrapped to the sandboxes.
+pub async fn list_all(client: &mut ComputeDriverClient<Channel>) -> Result<Vec<DriverSandbox>, tonic::Status> {
+    Ok(client
+        .list_sandboxes(ListSandboxesRequest {})
+        .await?
+        .into_inner()
+        .sandboxes)
+}
+
+/// GetCapabilities, which never depends on the cluster.
+pub async fn capabilities(client: &mut ComputeDriverClient<Channel>) -> GetCapabilitiesResponse {
+    client
+        .get_capabilities(GetCapabilitiesRequest {})
+        .await
+        .expect("capabilities")
+        .into_inner()
+}
+
 /// ValidateSandboxCreate then CreateSandbox, as the gateway calls them; panics on either error.
 pub async fn validate_and_create(client: &mut ComputeDriverClient<Channel>, sandbox: DriverSandbox) {
     client

@@ -550,11 +550,10 @@ impl PlatformEnricher for OpenShiftEnricher {
         let namespace = manifest.metadata.namespace.clone().unwrap_or_default();
         if self.grants_scc() {
             // The create binds the SCC in the workspace namespace; only the SCC itself is checked.
-            self.check_scc_admits(&namespace, &plan).await?;
+            self.check_scc_admits(&namespace, &plan).await
         } else {
-            self.check_scc(&namespace, &plan).await?;
+            self.check_scc(&namespace, &plan).await
         }
-        apply_plan(&mut manifest.clone(), &plan, &expose_names(&object_name(manifest)))
     }
 
     async fn enrich(&self, request: &DriverSandbox, manifest: &mut SandboxManifest) -> Result<(), DriverError> {

@@ -41,6 +41,60 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 2m, 1500ms)"))
 }
 
+/// Stands for the gateway endpoint where none is needed (`render` offline, tests).
+pub const OFFLINE_GATEWAY_ENDPOINT: &str = "http://openshell-gateway.invalid:8080";
+
+/// The kubelet refuses projected tokens that live less than 10 minutes.
+pub const MIN_TOKEN_TTL: Duration = Duration::from_secs(600);
+
+fn parse_token_ttl(s: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(s)?;
+    if ttl < MIN_TOKEN_TTL {
+        return Err(format!(
+            "{s} is below the 600s minimum the kubelet accepts for projected tokens"
+        ));
+    }
+    Ok(ttl)
+}
+
+/// How the supervisor authenticates to the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxAuth {
+    /// A projected ServiceAccount token the supervisor exchanges for a gateway JWT
+    /// (`IssueSandboxToken`), and again when it expires. Nothing secret is stored.
+    ServiceAccount,
+    /// The JWT the gateway sends with CreateSandbox, in a Secret owned by the Sandbox.
+    TokenFile,
+}
+
+/// The agent container's AppArmor profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AppArmor {
+    /// Not set: the cluster's default applies.
+    #[default]
+    Unset,
+    RuntimeDefault,
+    Unconfined,
+    /// A profile loaded on the node, by name.
+    Localhost(String),
+}
+
+pub fn parse_app_armor(s: &str) -> Result<AppArmor, String> {
+    match s {
+        "" => Ok(AppArmor::Unset),
+        "runtime-default" => Ok(AppArmor::RuntimeDefault),
+        "unconfined" => Ok(AppArmor::Unconfined),
+        other => match other.strip_prefix("localhost/") {
+            Some(name) if !name.is_empty() && !name.contains(char::is_whitespace) => {
+                Ok(AppArmor::Localhost(name.into()))
+            }
+            _ => Err(format!(
+                "{other:?} is not an AppArmor profile: expected runtime-default, unconfined or localhost/NAME"
+            )),
+        },
+    }
+}
+
 /// Everything that shapes what the driver renders and how it talks to the cluster.
 #[derive(Debug, Clone, Args)]
 pub struct DriverConfig {
@@ -78,9 +132,55 @@ pub struct DriverConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_GATEWAY_ID", default_value = "openshell")]
     pub gateway_id: String,
 
-    /// Gateway URL reachable from sandbox pods, injected as OPENSHELL_ENDPOINT.
+    /// Gateway URL reachable from sandbox pods, injected as OPENSHELL_ENDPOINT. Required by
+    /// `serve`: the supervisor exits at once without it.
     #[arg(long, env = "OPENSHELL_DRIVER_GATEWAY_ENDPOINT", default_value = "")]
     pub gateway_endpoint: String,
+
+    /// A `kubernetes.io/tls` Secret (`ca.crt`, `tls.crt`, `tls.key`) in the sandbox namespace:
+    /// the CA the supervisor trusts for an `https://` gateway and its client certificate.
+    /// Required when --gateway-endpoint is https. Managed mode copies it into each workspace.
+    #[arg(long, env = "OPENSHELL_DRIVER_CLIENT_TLS_SECRET", default_value = "")]
+    pub client_tls_secret: String,
+
+    /// How the supervisor proves who it is to the gateway.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SANDBOX_AUTH",
+        value_enum,
+        default_value = "service-account"
+    )]
+    pub sandbox_auth: SandboxAuth,
+
+    /// Audience of the projected ServiceAccount token (`--sandbox-auth service-account`); the
+    /// gateway's Kubernetes token check must expect the same.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SANDBOX_TOKEN_AUDIENCE",
+        default_value = "openshell-gateway"
+    )]
+    pub sandbox_token_audience: String,
+
+    /// Lifetime of the projected ServiceAccount token; the kubelet rotates it (600s minimum).
+    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_TOKEN_TTL", default_value = "1h", value_parser = parse_token_ttl)]
+    pub sandbox_token_ttl: Duration,
+
+    /// AppArmor profile of the agent container: runtime-default, unconfined or
+    /// localhost/NAME. The runtime's default profile forbids the mount behind `ip netns add`,
+    /// so the supervisor's network namespace needs unconfined (or a profile allowing it) on
+    /// AppArmor nodes. Empty: leave it to the cluster.
+    #[arg(long, env = "OPENSHELL_DRIVER_APP_ARMOR_PROFILE", default_value = "", value_parser = parse_app_armor)]
+    pub app_armor_profile: AppArmor,
+
+    /// UID the supervisor runs the agent's processes as (OPENSHELL_SANDBOX_UID). Default 1000;
+    /// on OpenShift the first UID of the namespace's `openshift.io/sa.scc.uid-range`.
+    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_UID")]
+    pub sandbox_uid: Option<u32>,
+
+    /// GID paired with --sandbox-uid (OPENSHELL_SANDBOX_GID). Default 1000; on OpenShift the
+    /// first GID of the namespace's `openshift.io/sa.scc.supplemental-groups`.
+    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_GID")]
+    pub sandbox_gid: Option<u32>,
 
     /// Image for sandboxes whose template names none (reported by GetCapabilities).
     #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_IMAGE", default_value = "")]
@@ -98,7 +198,7 @@ pub struct DriverConfig {
     #[arg(
         long,
         env = "OPENSHELL_DRIVER_SUPERVISOR_BINARY_PATH",
-        default_value = "/usr/local/bin/openshell-sandbox"
+        default_value = "/openshell-sandbox"
     )]
     pub supervisor_binary_path: String,
 
@@ -219,16 +319,6 @@ pub struct OpenShiftConfig {
     )]
     pub scc_grant_cluster_role: String,
 
-    /// UID the supervisor drops to (OPENSHELL_SANDBOX_UID); default: the first UID of the
-    /// namespace's `openshift.io/sa.scc.uid-range`.
-    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_UID")]
-    pub sandbox_uid: Option<u32>,
-
-    /// GID the supervisor drops to (OPENSHELL_SANDBOX_GID); default: the first GID of the
-    /// namespace's `openshift.io/sa.scc.supplemental-groups`.
-    #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_GID")]
-    pub sandbox_gid: Option<u32>,
-
     /// SELinux type of the agent container (e.g. `openshell_agent_t`); the level comes from
     /// the namespace's `openshift.io/sa.scc.mcs`. Empty: the platform default.
     #[arg(long, env = "OPENSHELL_DRIVER_SELINUX_TYPE", default_value = "")]
@@ -263,7 +353,8 @@ pub struct OpenShiftConfig {
 }
 
 impl DriverConfig {
-    /// A configuration with every default, for tests and `render`.
+    /// A configuration with every default, for tests and `render`. The gateway endpoint, which
+    /// `serve` requires, is a placeholder.
     pub fn defaults() -> Self {
         #[derive(clap::Parser)]
         struct Only {
@@ -271,8 +362,26 @@ impl DriverConfig {
             config: DriverConfig,
         }
         // Parsing an empty command line cannot fail: every field has a default.
-        <Only as clap::Parser>::try_parse_from(["driver"])
+        let mut config = <Only as clap::Parser>::try_parse_from(["driver"])
             .map(|o| o.config)
-            .unwrap_or_else(|e| panic!("driver defaults do not parse: {e}"))
+            .unwrap_or_else(|e| panic!("driver defaults do not parse: {e}"));
+        config.gateway_endpoint = OFFLINE_GATEWAY_ENDPOINT.into();
+        config
+    }
+
+    /// What `serve` refuses to start with: a driver that cannot work must not look as if it could.
+    pub fn check_serve(&self) -> Result<(), String> {
+        if self.gateway_endpoint.trim().is_empty() {
+            return Err(
+                "--gateway-endpoint (OPENSHELL_DRIVER_GATEWAY_ENDPOINT) is required: the gateway URL sandbox pods reach, e.g. https://openshell-gateway.openshell-system.svc:8443".into(),
+            );
+        }
+        let endpoint = self.gateway_endpoint.trim();
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(format!(
+                "--gateway-endpoint {endpoint:?} must be an http:// or https:// URL"
+            ));
+        }
+        Ok(())
     }
 }

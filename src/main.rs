@@ -62,6 +62,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: DriverConfig) -> anyhow::Result<()> {
+    config.check_serve().map_err(anyhow::Error::msg)?;
     telemetry::init(config.log_format, &config.log_level)?;
     let config = Arc::new(config);
     let shutdown = server::shutdown_on_signals()?;

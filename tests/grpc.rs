@@ -684,3 +684,22 @@ async fn sigterm_stops_the_binary_cleanly_and_removes_its_socket() {
     assert!(!driver.socket.exists(), "socket removed on exit");
     assert!(driver.log().contains("SIGTERM"), "{}", driver.log());
 }
+
+#[test]
+fn serve_refuses_to_start_without_a_gateway_endpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("run").join("driver.sock");
+    for endpoint in ["", "gateway.test:8080"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--metrics-bind-address", "", "--gateway-endpoint", endpoint])
+            .env_remove("OPENSHELL_DRIVER_GATEWAY_ENDPOINT")
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{endpoint:?}: started anyway");
+        assert!(stderr.contains("--gateway-endpoint"), "{endpoint:?}: {stderr}");
+        assert!(!socket.exists(), "{endpoint:?}: no socket is opened");
+    }
+}

@@ -6,106 +6,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::cluster::{Cluster, unique_namespace};
+use common::cluster::{CLIENT_TLS_SECRET, Cluster, unique_namespace};
+use common::tier3::{Env, READY_WITHIN};
 use common::*;
-use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject};
 use openshell_driver_openshift::kubernetes::client::sandbox_resource;
 use openshell_driver_openshift::kubernetes::render::SandboxApiVersion;
 use openshell_driver_openshift::proto::*;
 use serde_json::json;
-
-const READY_WITHIN: Duration = Duration::from_secs(60);
-
-/// One namespace, one restricted driver.
-struct Env {
-    cluster: Cluster,
-    namespace: String,
-    driver: DriverProcess,
-    kube: kube::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Env {
-    async fn start() -> Self {
-        Self::start_with(None, &[]).await
-    }
-
-    async fn start_with(drop_permission: Option<&str>, extra_args: &[&str]) -> Self {
-        let cluster = Cluster::from_env();
-        let namespace = unique_namespace("t3");
-        cluster.create_namespace(&namespace);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = cluster.driver_identity(&namespace, dir.path(), drop_permission);
-        let kubeconfig = kubeconfig.to_string_lossy().into_owned();
-        let mut args = vec![
-            "--namespace",
-            &namespace,
-            "--gateway-id",
-            &namespace,
-            "--gateway-endpoint",
-            "https://gateway.test:8443",
-        ];
-        args.extend_from_slice(extra_args);
-        let driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig)]).await;
-        let kube = cluster.client().await;
-        Self {
-            cluster,
-            namespace,
-            driver,
-            kube,
-            _dir: dir,
-        }
-    }
-
-    fn sandboxes(&self) -> Api<DynamicObject> {
-        Api::namespaced_with(
-            self.kube.clone(),
-            &self.namespace,
-            &sandbox_resource(SandboxApiVersion::V1beta1),
-        )
-    }
-
-    fn pods(&self) -> Api<Pod> {
-        Api::namespaced(self.kube.clone(), &self.namespace)
-    }
-
-    fn secrets(&self) -> Api<Secret> {
-        Api::namespaced(self.kube.clone(), &self.namespace)
-    }
-
-    async fn create(&self, id: &str, name: &str) {
-        let mut client = self.driver.client().await;
-        validate_and_create(&mut client, sandbox_request(id, name)).await;
-    }
-
-    async fn get(&self, id: &str) -> Result<DriverSandbox, tonic::Status> {
-        let mut client = self.driver.client().await;
-        let r = client.get_sandbox(get_request(id)).await?;
-        Ok(r.into_inner().sandbox.expect("sandbox"))
-    }
-
-    async fn wait_ready(&self, id: &str) -> DriverSandbox {
-        wait_until_ready(&self.driver.client().await, id, READY_WITHIN).await
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self
-            .cluster
-            .try_kubectl(&["delete", "namespace", &self.namespace, "--wait=false"], None);
-        let _ = self.cluster.try_kubectl(
-            &[
-                "delete",
-                "clusterrole,clusterrolebinding",
-                &format!("openshell-driver-{}", self.namespace),
-                "--wait=false",
-            ],
-            None,
-        );
-    }
-}
 
 #[tokio::test]
 #[ignore = "tier 3: needs the local cluster (make test-integration)"]
@@ -143,16 +51,13 @@ async fn create_renders_the_cr_and_reaches_ready_everywhere() {
         "token in the CR"
     );
 
-    let secret = env
+    // The default identity is a projected token: the gateway's token is stored nowhere.
+    let token_secret = env
         .secrets()
-        .get("default--alpha-openshell-token")
+        .get_opt("default--alpha-openshell-token")
         .await
-        .expect("token Secret");
-    let owner = &secret.metadata.owner_references.expect("owner")[0];
-    assert_eq!(
-        (owner.kind.as_str(), owner.uid.as_str()),
-        ("Sandbox", cr.metadata.uid.as_deref().unwrap_or_default())
-    );
+        .expect("get");
+    assert!(token_secret.is_none(), "service-account mode writes no token Secret");
 
     let pod = eventually(READY_WITHIN, "the controller's Pod", || async {
         env.pods().get_opt("default--alpha").await.ok().flatten()
@@ -305,7 +210,7 @@ async fn stop_then_start() {
 #[tokio::test]
 #[ignore = "tier 3: needs the local cluster (make test-integration)"]
 async fn delete_collects_everything_and_reports_deleted_once() {
-    let env = Env::start().await;
+    let env = Env::start_with(None, &["--sandbox-auth", "token-file"]).await;
     let id = new_id();
     env.create(&id, "delta").await;
     env.wait_ready(&id).await;
@@ -418,16 +323,7 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() {
             .expect_err(what);
         assert_eq!(c.code(), tonic::Code::InvalidArgument, "{what}: {}", c.message());
     }
-    let sandboxes = env.sandboxes().list(&ListParams::default()).await.expect("list");
-    let secrets = env
-        .secrets()
-        .list(&ListParams::default().labels("openshell.ai/managed-by=openshell"))
-        .await
-        .expect("list");
-    assert!(
-        sandboxes.items.is_empty() && secrets.items.is_empty(),
-        "nothing left behind"
-    );
+    env.assert_nothing_written().await;
 }
 
 #[tokio::test]
@@ -471,7 +367,17 @@ async fn fifty_sandboxes_at_once_all_reach_ready() {
 #[tokio::test]
 #[ignore = "tier 3: needs the local cluster (make test-integration)"]
 async fn a_missing_permission_is_permission_denied_naming_verb_and_resource() {
-    let env = Env::start_with(Some("secrets"), &[]).await;
+    // The token Secret is the one secret write; no client TLS Secret is read first.
+    let env = Env::start_with(
+        Some("secrets"),
+        &[
+            "--sandbox-auth",
+            "token-file",
+            "--gateway-endpoint",
+            "http://gateway.test:8080",
+        ],
+    )
+    .await;
     let mut client = env.driver.client().await;
     let err = client
         .create_sandbox(CreateSandboxRequest {
@@ -498,6 +404,7 @@ async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own(
     let cluster = Cluster::from_env();
     let home = unique_namespace("t3m");
     cluster.create_namespace(&home);
+    cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = cluster.driver_identity_from("deploy/rbac-managed.yaml", &home, dir.path(), None);
     let kubeconfig = kubeconfig.to_string_lossy().into_owned();
@@ -510,6 +417,12 @@ async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own(
             &prefix,
             "--gateway-id",
             &home,
+            "--namespace",
+            &home,
+            "--gateway-endpoint",
+            "https://gateway.test:8443",
+            "--client-tls-secret",
+            CLIENT_TLS_SECRET,
         ],
         &[("KUBECONFIG", &kubeconfig)],
     )
@@ -556,6 +469,38 @@ async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own(
         .await
         .expect("bare name in the workspace namespace");
     wait_until_ready(&client, &id, READY_WITHIN).await;
+
+    // The client TLS Secret is copied into the workspace namespace, and kept equal to its source.
+    let tls_in = |ns: String| {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(kube.clone(), &ns);
+        async move { secrets.get(CLIENT_TLS_SECRET).await.expect("client TLS Secret") }
+    };
+    let copy = tls_in(format!("{prefix}other")).await;
+    assert_eq!(copy.data, tls_in(home.clone()).await.data);
+    assert_eq!(
+        copy.metadata
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .get("openshell.ai/managed-by")
+            .map(String::as_str),
+        Some("openshell")
+    );
+    cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key", "rotated"]);
+    let mut second = sandbox_request(&new_id(), "worker2");
+    second.workspace = "other".into();
+    client
+        .create_sandbox(CreateSandboxRequest { sandbox: Some(second) })
+        .await
+        .expect("second create");
+    assert!(
+        tls_in(format!("{prefix}other"))
+            .await
+            .data
+            .unwrap_or_default()
+            .contains_key("rotated"),
+        "the copy follows its source"
+    );
 
     // A namespace that merely has the right name is not ours to delete.
     cluster.create_namespace(&format!("{prefix}foreign"));
@@ -623,6 +568,40 @@ async fn check_passes_with_the_documented_rbac_and_fails_without_a_permission() 
     assert!(permissions.iter().all(|(_, v, _)| v == "pass"), "{permissions:?}");
     let gpu = lines.iter().find(|(c, _, _)| c == "gpu-nodes").expect("gpu line");
     assert!(gpu.2.contains("node-gpu=2"), "{gpu:?}");
+    assert_eq!(verdict_of(&lines, "gateway-endpoint"), Some("pass"));
+    assert_eq!(verdict_of(&lines, "sandbox-auth"), Some("pass"));
+
+    // The supervisor contract: https needs the client TLS Secret, which must hold its three keys.
+    let ns = env.namespace.as_str();
+    let https = ["--namespace", ns, "--gateway-endpoint", "https://gateway.test:8443"];
+    let (ok, lines) = run_check(&kubeconfig, &https);
+    assert!(!ok, "https without trust fails: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|(c, v, d)| c == "gateway-endpoint" && v == "fail" && d.contains("--client-tls-secret")),
+        "{lines:?}"
+    );
+    let with_tls = [&https[..], &["--client-tls-secret", CLIENT_TLS_SECRET]].concat();
+    let (ok, lines) = run_check(&kubeconfig, &with_tls);
+    assert!(ok, "{lines:?}");
+    assert_eq!(verdict_of(&lines, "client-tls"), Some("pass"));
+    assert_eq!(
+        verdict_of(&lines, &format!("permission get secrets in {ns}")),
+        Some("pass"),
+        "the named read of the TLS Secret is checked: {lines:?}"
+    );
+    env.cluster.apply_client_tls_secret(ns, &["tls.crt", "tls.key"]);
+    let (ok, lines) = run_check(&kubeconfig, &with_tls);
+    assert!(!ok);
+    assert!(
+        lines
+            .iter()
+            .any(|(c, v, d)| c == "client-tls" && v == "fail" && d.contains("ca.crt")),
+        "{lines:?}"
+    );
+    let (_, lines) = run_check(&kubeconfig, &["--namespace", ns, "--sandbox-auth", "token-file"]);
+    assert_eq!(verdict_of(&lines, "sandbox-auth"), Some("warn"), "{lines:?}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let namespace = unique_namespace("t3k");
@@ -695,9 +674,13 @@ async fn metrics_and_health_follow_the_work_done() {
         value("openshell_driver_kube_requests_total{verb=\"create\",resource=\"sandboxes\",outcome=\"success\"}"),
         1.0
     );
+    // Service-account mode writes no Secret; the client TLS Secret is read before each create.
     assert_eq!(
         value("openshell_driver_kube_requests_total{verb=\"create\",resource=\"secrets\",outcome=\"success\"}"),
-        1.0
+        0.0
+    );
+    assert!(
+        value("openshell_driver_kube_requests_total{verb=\"get\",resource=\"secrets\",outcome=\"success\"}") >= 1.0
     );
     assert!(value("openshell_driver_grpc_request_duration_seconds_count{method=\"GetSandbox\"}") >= 1.0);
     assert!(

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
-use openshell_driver_openshift::config::{DriverConfig, PlatformMode};
+use openshell_driver_openshift::config::{AppArmor, DriverConfig, PlatformMode, SandboxAuth};
 
 fn assert_golden(rendered: &str, name: &str) {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
@@ -24,19 +24,28 @@ fn render_matches_golden_yaml() {
     let input = std::fs::read_to_string(root.join("examples/sandbox.yaml")).expect("example");
     let mut driver = DriverConfig::defaults();
     driver.gateway_endpoint = "https://gateway.example:8443".into();
+    driver.client_tls_secret = "openshell-client-tls".into();
     driver.gateway_id = "gw-1".into();
-    let args = RenderArgs {
+    let args = |driver: DriverConfig| RenderArgs {
         file: "-".into(),
         v1alpha1: false,
         namespace_annotations: Vec::new(),
         driver,
     };
-    let rendered = render_yaml(&input, &args).expect("renders");
+    // The default identity: a projected ServiceAccount token; the gateway's token is stored nowhere.
+    let rendered = render_yaml(&input, &args(driver.clone())).expect("renders");
     assert_golden(&rendered, "render-sandbox.yaml");
-    assert!(
-        !rendered.contains("example-token-value"),
-        "the token never appears in render output"
-    );
+    // The gateway's token in a Secret, and an AppArmor choice.
+    driver.sandbox_auth = SandboxAuth::TokenFile;
+    driver.app_armor_profile = AppArmor::Unconfined;
+    let token_file = render_yaml(&input, &args(driver)).expect("renders");
+    assert_golden(&token_file, "render-sandbox-token-file.yaml");
+    for out in [&rendered, &token_file] {
+        assert!(
+            !out.contains("example-token-value"),
+            "the token never appears in render output"
+        );
+    }
 }
 
 #[test]

@@ -56,7 +56,7 @@ build_kube() {
       sort -u | while read -r m; do echo "replace $m => $m v0.$minor.${v##*.}"; done
   } >"$mod/go.mod"
   local pkgs=() names=()
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
     have "$c" "$v" && continue
     names+=("$c"); pkgs+=("k8s.io/kubernetes/cmd/$c")
   done
@@ -83,6 +83,33 @@ build_wrapped() { # name version module package
   with_progress "$1-$2" bash -c "cd '$mod' && GOFLAGS='$GOFLAGS -mod=mod' go build -ldflags '-s -w' -o '$bin/$1-$2' '$4'"
 }
 
+# Several packages of one module into one wrapper build; each binary cached as NAME-VERSION.
+# Args: version module tags pkg... (each pkg's last path element is the binary's name).
+build_multi() {
+  local v=$1 m=$2 tags=$3; shift 3
+  local pkgs=() names=() p n
+  for p in "$@"; do
+    n=${p##*/}
+    have "$n" "$v" && continue
+    names+=("$n"); pkgs+=("$p")
+  done
+  [ ${#pkgs[@]} -eq 0 ] && return 0
+  local mod="$cache/src/${m//\//_}-$v" what=${m%/v[0-9]*}
+  mkdir -p "$mod/out"
+  printf 'module local/multi-build\ngo 1.26\nrequire %s %s\n' "$m" "$v" >"$mod/go.mod"
+  with_progress "${what##*/}-$v" bash -c "cd '$mod' && GOFLAGS='$GOFLAGS -mod=mod' go build -tags '$tags' -ldflags '-s -w' -o out/ ${pkgs[*]}"
+  for n in "${names[@]}"; do mv "$mod/out/$n" "$bin/$n-$v"; done
+}
+
+# The pause container of the real node: the C file shipped inside the Kubernetes module,
+# linked statically so the image needs nothing else.
+build_pause() {
+  have pause "$KUBE_VERSION" && return 0
+  local dir
+  dir=$(cd "$cache/src" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  gcc -Os -static -o "$bin/pause-$KUBE_VERSION" "$dir/build/pause/linux/pause.c"
+}
+
 fetch_crds() {
   local dir
   dir=$(cd "$cache/src" && go mod download -json "sigs.k8s.io/agent-sandbox@$AGENT_SANDBOX_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -97,6 +124,18 @@ build_wrapped agent-sandbox-controller "$AGENT_SANDBOX_VERSION" sigs.k8s.io/agen
 fetch_crds
 build_wrapped etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
 build_wrapped helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm
+build_multi "$CNI_PLUGINS_VERSION" github.com/containernetworking/plugins "" \
+  github.com/containernetworking/plugins/plugins/main/bridge \
+  github.com/containernetworking/plugins/plugins/main/loopback \
+  github.com/containernetworking/plugins/plugins/ipam/host-local \
+  github.com/containernetworking/plugins/plugins/meta/portmap
+build_wrapped crane "$CRANE_VERSION" github.com/google/go-containerregistry github.com/google/go-containerregistry/cmd/crane
+build_wrapped crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools sigs.k8s.io/cri-tools/cmd/crictl
+build_multi "$CONTAINERD_VERSION" github.com/containerd/containerd/v2 no_btrfs \
+  github.com/containerd/containerd/v2/cmd/containerd \
+  github.com/containerd/containerd/v2/cmd/ctr \
+  github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
 build_kube
+build_pause
 log "all binaries ready in $bin"
 echo "$bin"

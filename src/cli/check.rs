@@ -2,15 +2,16 @@
 
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use serde::Serialize;
 
-use crate::config::{DriverConfig, PlatformMode, WorkspaceMode};
+use crate::config::{DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use crate::error::DriverError;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
 use crate::kubernetes::permissions::{NamedObject, required};
 use crate::kubernetes::render::GPU_RESOURCE;
+use crate::kubernetes::supervisor::{checked_endpoint, missing_tls_keys};
 use crate::kubernetes::validation::parse_quantity;
 use crate::metrics::NoopMetrics;
 use crate::openshift::OpenShiftEnricher;
@@ -123,6 +124,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
         },
     ));
     lines.extend(permission_lines(&kube, config, openshift).await);
+    lines.extend(supervisor_lines(&kube, config).await);
     if openshift && config.workspace_mode == WorkspaceMode::Shared {
         lines.push(scc_line(client.clone(), config).await);
     }
@@ -147,6 +149,9 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             NamedObject::SandboxNamespace => Some(config.namespace.clone()),
             NamedObject::Scc => Some(config.openshift.scc.clone()),
             NamedObject::SccGrantRole => Some(config.openshift.scc_grant_cluster_role.clone()),
+            // Without a client TLS Secret the driver reads none.
+            NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
+            NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
         };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
@@ -182,6 +187,64 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             },
         );
     }
+    lines
+}
+
+/// What the supervisor in each pod will be given: a reachable gateway, the trust for https, and
+/// a way to prove who it is (the contract in `kubernetes::supervisor`).
+async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckLine> {
+    let mut lines = vec![match checked_endpoint(config) {
+        Ok(endpoint) => line(
+            "gateway-endpoint",
+            Verdict::Pass,
+            format!("supervisors connect to {endpoint}"),
+        ),
+        Err(e) => line("gateway-endpoint", Verdict::Fail, e.to_string()),
+    }];
+    if !config.client_tls_secret.is_empty() {
+        let secrets: Api<Secret> = Api::namespaced(kube.client.clone(), &config.namespace);
+        let name = &config.client_tls_secret;
+        lines.push(match kube.call("get", "secrets", secrets.get(name)).await {
+            Ok(secret) => {
+                let missing = missing_tls_keys(&secret);
+                if missing.is_empty() {
+                    line(
+                        "client-tls",
+                        Verdict::Pass,
+                        format!("{name} has ca.crt, tls.crt and tls.key"),
+                    )
+                } else {
+                    line(
+                        "client-tls",
+                        Verdict::Fail,
+                        format!("{name} lacks {}", missing.join(", ")),
+                    )
+                }
+            }
+            Err(DriverError::NotFound(_)) => line(
+                "client-tls",
+                Verdict::Fail,
+                format!("{name} does not exist in {}", config.namespace),
+            ),
+            Err(e) => line("client-tls", Verdict::Warn, format!("{name}: cannot tell ({e})")),
+        });
+    }
+    lines.push(match config.sandbox_auth {
+        SandboxAuth::ServiceAccount => line(
+            "sandbox-auth",
+            Verdict::Pass,
+            format!(
+                "service-account: projected token (audience {}) exchanged for a gateway JWT; the gateway needs sandbox JWTs and Kubernetes token verification for ServiceAccount {}",
+                config.sandbox_token_audience,
+                crate::openshift::pod::sandbox_service_account(&config.sandbox_service_account)
+            ),
+        ),
+        SandboxAuth::TokenFile => line(
+            "sandbox-auth",
+            Verdict::Warn,
+            "token-file: creates fail unless the gateway sends a sandbox token ([openshell.gateway.gateway_jwt]); the token cannot be renewed after it expires",
+        ),
+    });
     lines
 }
 

@@ -38,6 +38,12 @@ pub struct RenderArgs {
 /// The YAML documents for `input`: the Sandbox, then the token Secret with its value redacted.
 pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     let request = SandboxDoc::parse(input)?.into_proto();
+    let mut driver = args.driver.clone();
+    if driver.gateway_endpoint.is_empty() {
+        // Offline review needs no gateway; the placeholder shows where the URL goes.
+        driver.gateway_endpoint = crate::config::OFFLINE_GATEWAY_ENDPOINT.into();
+    }
+    let args = &RenderArgs { driver, ..args.clone() };
     let api = if args.v1alpha1 {
         SandboxApiVersion::V1alpha1
     } else {

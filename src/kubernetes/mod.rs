@@ -11,11 +11,14 @@ pub mod provisioner;
 pub mod render;
 pub mod request_config;
 pub mod status;
+pub mod supervisor;
 pub mod validation;
 
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]
 mod render_tests;
+#[cfg(test)]
+mod supervisor_tests;
 
 pub use provisioner::KubeProvisioner;

@@ -25,6 +25,8 @@ pub enum NamedObject {
     Scc,
     /// The ClusterRole granting `use` of it (`--scc-grant-cluster-role`).
     SccGrantRole,
+    /// The client TLS Secret (`--client-tls-secret`).
+    ClientTlsSecret,
 }
 
 const fn p(
@@ -72,6 +74,30 @@ const SANDBOX_RULES: [Permission; 9] = [
     p("list", "", "events", true, "platform events"),
     p("watch", "", "events", true, "platform events"),
 ];
+
+/// The client TLS Secret is read (its three keys checked before a create) by name only.
+const CLIENT_TLS_READ: Permission = named(
+    p(
+        "get",
+        "",
+        "secrets",
+        true,
+        "the client TLS Secret (--client-tls-secret)",
+    ),
+    NamedObject::ClientTlsSecret,
+);
+
+/// Managed mode keeps a copy of the client TLS Secret in each workspace namespace.
+const CLIENT_TLS_COPY: Permission = named(
+    p(
+        "update",
+        "",
+        "secrets",
+        false,
+        "the client TLS Secret's copy in workspace namespaces",
+    ),
+    NamedObject::ClientTlsSecret,
+);
 
 const NODES: Permission = p("list", "", "nodes", false, "GPU capacity in ValidateSandboxCreate");
 
@@ -164,6 +190,7 @@ const OPENSHIFT_MANAGED_RULES: [Permission; 2] = [
 /// Everything the driver needs in `mode`, with the OpenShift additions when `openshift`.
 pub fn required(mode: WorkspaceMode, openshift: bool) -> Vec<Permission> {
     let mut all: Vec<Permission> = SANDBOX_RULES.to_vec();
+    all.push(CLIENT_TLS_READ);
     if openshift {
         all.extend(OPENSHIFT_RULES);
     }
@@ -172,6 +199,7 @@ pub fn required(mode: WorkspaceMode, openshift: bool) -> Vec<Permission> {
             rule.namespaced = false;
         }
         all.extend(NAMESPACE_RULES);
+        all.push(CLIENT_TLS_COPY);
     } else if openshift {
         all.push(SANDBOX_NAMESPACE_READ);
     }

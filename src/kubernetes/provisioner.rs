@@ -25,6 +25,7 @@ use crate::kubernetes::identity::{
 };
 use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, gpu_count, owned_by_sandbox, render_sandbox};
 use crate::kubernetes::status::{SandboxView, sandbox_view};
+use crate::kubernetes::supervisor::{missing_tls_keys, require_token_source};
 use crate::kubernetes::validation::validate_public_name;
 use crate::metrics::DriverMetrics;
 use crate::proto::DriverSandbox;
@@ -284,6 +285,77 @@ impl KubeProvisioner {
         }
     }
 
+    /// The client TLS Secret in the driver's namespace, checked for its three keys, so a
+    /// create never leaves a pod the kubelet cannot start. `None` without --client-tls-secret.
+    async fn client_tls_source(&self) -> Result<Option<Secret>, DriverError> {
+        let name = &self.config.client_tls_secret;
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.kube.client.clone(), &self.config.namespace);
+        let secret = match self.kube.call("get", "secrets", secrets.get(name)).await {
+            Ok(s) => s,
+            Err(DriverError::NotFound(_)) => {
+                return Err(DriverError::FailedPrecondition(format!(
+                    "the client TLS Secret {name} (--client-tls-secret) does not exist in namespace {}",
+                    self.config.namespace
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        check_client_tls(&secret, &self.config.namespace)?;
+        Ok(Some(secret))
+    }
+
+    /// Managed mode: the workspace namespace gets its own copy, labelled as ours and kept equal
+    /// to the source.
+    async fn copy_client_tls(&self, source: &Secret, namespace: &str) -> Result<(), DriverError> {
+        let name = self.config.client_tls_secret.clone();
+        let secrets: Api<Secret> = Api::namespaced(self.kube.client.clone(), namespace);
+        let mut copy = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace.to_string()),
+                labels: Some(BTreeMap::from([
+                    (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+                    (LABEL_GATEWAY_ID.to_string(), self.config.gateway_id.clone()),
+                ])),
+                ..Default::default()
+            },
+            type_: source.type_.clone(),
+            data: source.data.clone(),
+            ..Default::default()
+        };
+        match self
+            .kube
+            .call("create", "secrets", secrets.create(&PostParams::default(), &copy))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(DriverError::AlreadyExists(_)) => {
+                let existing = self.kube.call("get", "secrets", secrets.get(&name)).await?;
+                if existing.data == copy.data && existing.type_ == copy.type_ {
+                    return Ok(());
+                }
+                if !self.is_ours(existing.metadata.labels.as_ref()) {
+                    return Err(DriverError::FailedPrecondition(format!(
+                        "Secret {name} in namespace {namespace} is not the driver's copy of --client-tls-secret; remove it or rename the flag's Secret"
+                    )));
+                }
+                copy.metadata.resource_version = existing.metadata.resource_version;
+                self.kube
+                    .call(
+                        "update",
+                        "secrets",
+                        secrets.replace(&name, &PostParams::default(), &copy),
+                    )
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes a Sandbox this call made, after a later step failed (its Secret goes with it).
     async fn undo_create(&self, created: &CreatedSandbox) {
         let params = DeleteParams {
@@ -308,6 +380,19 @@ impl KubeProvisioner {
     }
 }
 
+/// A client TLS Secret the supervisor can use: the three files it reads, none empty.
+fn check_client_tls(secret: &Secret, namespace: &str) -> Result<(), DriverError> {
+    let missing = missing_tls_keys(secret);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(DriverError::FailedPrecondition(format!(
+        "the client TLS Secret {} in namespace {namespace} lacks {} (it needs ca.crt, tls.crt and tls.key, as a kubernetes.io/tls Secret with the CA added)",
+        secret.metadata.name.clone().unwrap_or_default(),
+        missing.join(", ")
+    )))
+}
+
 /// A 404 on create means the namespace (or the Sandbox API) is missing: for the gateway that is a
 /// precondition of the create, not an absent sandbox.
 fn create_failure(err: DriverError, namespace: &str) -> DriverError {
@@ -325,6 +410,7 @@ impl SandboxProvisioner for KubeProvisioner {
         // Input checks do not need the cluster; the version only changes how a stop is written.
         let version = (*self.api.borrow()).unwrap_or(SandboxApiVersion::V1beta1);
         let rendered = self.render(sandbox, version)?;
+        self.client_tls_source().await?;
         self.enricher.validate(sandbox, &rendered.manifest).await?;
         let gpu = sandbox
             .spec
@@ -347,10 +433,15 @@ impl SandboxProvisioner for KubeProvisioner {
     async fn create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
         let version = self.ready_api().await?;
         let mut rendered = self.render(sandbox, version)?;
+        require_token_source(&sandbox.spec.clone().unwrap_or_default(), &self.config)?;
         let identity = rendered.identity.clone();
+        let tls = self.client_tls_source().await?;
         // The namespace first: a platform enricher may read it (OpenShift: its SCC annotations).
         if self.config.workspace_mode == WorkspaceMode::Managed {
             self.ensure_namespace(&identity.workspace).await?;
+            if let Some(source) = &tls {
+                self.copy_client_tls(source, &identity.namespace).await?;
+            }
         }
         self.enricher.enrich(sandbox, &mut rendered.manifest).await?;
         let api = self.sandboxes_in(version, &identity.namespace);
@@ -587,6 +678,49 @@ impl SandboxProvisioner for KubeProvisioner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tls_secret(keys: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("client-tls".into()),
+                ..Default::default()
+            },
+            data: Some(
+                keys.iter()
+                    .map(|(k, v)| (k.to_string(), k8s_openapi::ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_client_tls_secret_needs_its_three_keys() {
+        let full = [("ca.crt", "CA"), ("tls.crt", "CERT"), ("tls.key", "KEY")];
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: [Case; 4] = [
+            ("complete", &full, None),
+            ("no CA", &full[1..], Some("lacks ca.crt")),
+            (
+                "empty key",
+                &[("ca.crt", "CA"), ("tls.crt", "CERT"), ("tls.key", "")],
+                Some("lacks tls.key"),
+            ),
+            ("nothing", &[], Some("lacks ca.crt, tls.crt, tls.key")),
+        ];
+        for (what, keys, want) in cases {
+            let got = check_client_tls(&tls_secret(keys), "ns");
+            match want {
+                None => assert!(got.is_ok(), "{what}: {got:?}"),
+                Some(text) => {
+                    let e = got.expect_err(what);
+                    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{what}");
+                    assert!(e.to_string().contains(text), "{what}: {e}");
+                    assert!(e.to_string().contains("client-tls"), "{what} names the Secret: {e}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_404_on_create_is_a_failed_precondition_naming_the_namespace() {

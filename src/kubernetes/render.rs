@@ -5,16 +5,22 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, LocalObjectReference, PersistentVolumeClaimVolumeSource,
-    PodSpec, ResourceRequirements, Secret, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    PodSpec, ProjectedVolumeSource, ResourceRequirements, Secret, SecretVolumeSource, SecurityContext,
+    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::{Deserialize, Serialize};
 
-use crate::config::DriverConfig;
+use crate::config::{DriverConfig, SandboxAuth};
 use crate::error::DriverError;
 use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
 use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
+use crate::kubernetes::supervisor::{
+    ContractInputs, IDENTITY_DIR, IDENTITY_VOLUME, RUNTIME_DIR, RUNTIME_VOLUME, SANDBOX_ID_ANNOTATION, TLS_DIR,
+    TLS_VOLUME, agent_capabilities, app_armor_profile, supervisor_args, supervisor_env, user_environment,
+};
+pub use crate::kubernetes::supervisor::{SUPERVISOR_FILE, SUPERVISOR_VOLUME, TOKEN_KEY};
 use crate::kubernetes::validation::{validate_env_name, validate_label_key, validate_label_value, validate_quantity};
 use crate::proto::DriverSandbox;
 
@@ -23,12 +29,6 @@ pub const SANDBOX_KIND: &str = "Sandbox";
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 pub const AGENT_CONTAINER: &str = "agent";
 pub const SUPERVISOR_INIT_CONTAINER: &str = "openshell-supervisor-install";
-pub const SUPERVISOR_VOLUME: &str = "openshell-supervisor";
-pub const TOKEN_VOLUME: &str = "openshell-token";
-pub const TOKEN_DIR: &str = "/var/run/secrets/openshell";
-pub const TOKEN_KEY: &str = "token";
-pub const SUPERVISOR_FILE: &str = "openshell-sandbox";
-const AGENT_CAPABILITIES: [&str; 4] = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
 
 /// Which served version of the Sandbox API the object is written for; they differ in how a
 /// sandbox is suspended.
@@ -132,10 +132,9 @@ pub fn render_sandbox(
     let spec = request.spec.clone().unwrap_or_default();
     let template = spec.template.clone().unwrap_or_default();
     let platform = parse_platform_config(template.platform_config.as_ref(), enricher_keys)?;
-    let token_path = format!("{TOKEN_DIR}/{TOKEN_KEY}");
-    let supervisor_dir = config.supervisor_mount_path.trim_end_matches('/').to_string();
-    let driver_cfg = parse_driver_config(template.driver_config.as_ref(), &[&supervisor_dir, TOKEN_DIR])?;
-
+    let reserved = reserved_paths(config);
+    let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
+    let driver_cfg = parse_driver_config(template.driver_config.as_ref(), &reserved)?;
     let image = [template.image.as_str(), config.default_image.as_str()]
         .into_iter()
         .find(|i| !i.is_empty())
@@ -144,124 +143,34 @@ pub fn render_sandbox(
     if spec.command.is_empty() {
         return Err(DriverError::invalid("spec.command must not be empty"));
     }
-
     let labels = merged_labels(&template.labels, &identity, &config.gateway_id)?;
-    let has_token = !spec.sandbox_token.is_empty();
-    let env = environment(request, &identity, config, has_token.then_some(token_path.as_str()))?;
-    let resources = resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?;
-
-    let mut volumes = vec![Volume {
-        name: SUPERVISOR_VOLUME.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Default::default()
-    }];
-    let mut mounts = vec![VolumeMount {
-        name: SUPERVISOR_VOLUME.into(),
-        mount_path: supervisor_dir.clone(),
-        read_only: Some(true),
-        ..Default::default()
-    }];
-    if has_token {
-        volumes.push(Volume {
-            name: TOKEN_VOLUME.into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(identity.token_secret_name()),
-                default_mode: Some(0o400),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        mounts.push(VolumeMount {
-            name: TOKEN_VOLUME.into(),
-            mount_path: TOKEN_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        });
-    }
-    for (i, m) in driver_cfg.volume_mounts.iter().enumerate() {
-        let name = format!("user-volume-{i}");
-        volumes.push(Volume {
-            name: name.clone(),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: m.claim_name.clone(),
-                read_only: Some(m.read_only),
-            }),
-            ..Default::default()
-        });
-        mounts.push(VolumeMount {
-            name,
-            mount_path: m.mount_path.clone(),
-            sub_path: m.sub_path.clone(),
-            read_only: Some(m.read_only),
-            ..Default::default()
-        });
-    }
-
-    let pull_policy = config.image_pull_policy.map(|p| p.as_k8s().to_string());
-    let supervisor_install = Container {
-        name: SUPERVISOR_INIT_CONTAINER.into(),
-        image: Some(config.supervisor_image.clone()),
-        image_pull_policy: pull_policy.clone(),
-        // The supervisor copies itself: the image needs no shell and no cp.
-        command: Some(vec![
-            config.supervisor_binary_path.clone(),
-            "copy-self".into(),
-            format!("{supervisor_dir}/{SUPERVISOR_FILE}"),
-        ]),
-        volume_mounts: Some(vec![VolumeMount {
-            name: SUPERVISOR_VOLUME.into(),
-            mount_path: supervisor_dir.clone(),
-            ..Default::default()
-        }]),
-        security_context: Some(unprivileged()),
-        ..Default::default()
+    let token_file = config.sandbox_auth == SandboxAuth::TokenFile && !spec.sandbox_token.is_empty();
+    let parts = PodParts {
+        config,
+        identity: &identity,
+        volumes: &driver_cfg.volume_mounts,
+        token_file,
     };
     let agent = Container {
-        name: AGENT_CONTAINER.into(),
         image: Some(image),
-        image_pull_policy: pull_policy,
-        // The supervisor is the entrypoint; it starts the user's command from
-        // OPENSHELL_MAIN_PROCESS_SPEC inside its isolation.
-        command: Some(vec![format!("{supervisor_dir}/{SUPERVISOR_FILE}")]),
-        env: Some(env),
-        volume_mounts: Some(mounts),
-        resources: Some(resources),
-        security_context: Some(SecurityContext {
-            run_as_user: Some(0),
-            run_as_non_root: Some(false),
-            privileged: Some(false),
-            capabilities: Some(Capabilities {
-                add: Some(AGENT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
+        env: Some(environment(&spec, &identity, config)?),
+        resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
+        security_context: Some(agent_security_context(config, platform.host_users)),
+        volume_mounts: Some(parts.agent_mounts()),
+        ..supervised_agent(config)
     };
-
     let pod_spec = PodSpec {
-        init_containers: Some(vec![supervisor_install]),
+        init_containers: Some(vec![supervisor_install(config)]),
         containers: vec![agent],
-        volumes: Some(volumes),
-        restart_policy: Some("Never".into()),
-        automount_service_account_token: Some(false),
-        service_account_name: (!config.sandbox_service_account.is_empty())
-            .then(|| config.sandbox_service_account.clone()),
-        image_pull_secrets: (!config.image_pull_secrets.is_empty()).then(|| {
-            config
-                .image_pull_secrets
-                .iter()
-                .map(|n| LocalObjectReference { name: n.clone() })
-                .collect()
-        }),
+        volumes: Some(parts.volumes()),
         runtime_class_name: platform.runtime_class_name.clone(),
         node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
         tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
         host_users: platform.host_users,
-        ..Default::default()
+        ..pod_defaults(config)
     };
-
-    let annotations = identity_annotations(&identity);
+    let mut pod_annotations = platform.annotations.clone();
+    pod_annotations.insert(SANDBOX_ID_ANNOTATION.into(), identity.id.clone());
     let manifest = SandboxManifest {
         api_version: api.api_version(),
         kind: SANDBOX_KIND.into(),
@@ -269,14 +178,14 @@ pub fn render_sandbox(
             name: Some(identity.object_name.clone()),
             namespace: Some(identity.namespace.clone()),
             labels: Some(labels.clone()),
-            annotations: Some(annotations),
+            annotations: Some(identity_annotations(&identity)),
             ..Default::default()
         },
         spec: SandboxSpec {
             pod_template: PodTemplate {
                 metadata: PodMetadata {
                     labels,
-                    annotations: platform.annotations.clone(),
+                    annotations: pod_annotations,
                 },
                 spec: pod_spec,
             },
@@ -285,12 +194,213 @@ pub fn render_sandbox(
             service: None,
         },
     };
-    let token_secret = has_token.then(|| token_secret(&identity, &config.gateway_id, &spec.sandbox_token));
+    let token_secret = token_file.then(|| token_secret(&identity, &config.gateway_id, &spec.sandbox_token));
     Ok(RenderedSandbox {
         identity,
         manifest,
         token_secret,
     })
+}
+
+/// Paths of the driver's own mounts, which `driver_config.volume_mounts` may not overlap.
+fn reserved_paths(config: &DriverConfig) -> Vec<String> {
+    vec![
+        supervisor_dir(config),
+        IDENTITY_DIR.into(),
+        TLS_DIR.into(),
+        RUNTIME_DIR.into(),
+    ]
+}
+
+pub fn supervisor_dir(config: &DriverConfig) -> String {
+    config.supervisor_mount_path.trim_end_matches('/').to_string()
+}
+
+/// What the pod's volumes and the agent's mounts are made from.
+struct PodParts<'a> {
+    config: &'a DriverConfig,
+    identity: &'a SandboxIdentity,
+    volumes: &'a [crate::kubernetes::request_config::VolumeMountConfig],
+    token_file: bool,
+}
+
+impl PodParts<'_> {
+    fn volumes(&self) -> Vec<Volume> {
+        let mut volumes = vec![empty_dir(SUPERVISOR_VOLUME), empty_dir(RUNTIME_VOLUME)];
+        volumes.extend(self.identity_volume());
+        if !self.config.client_tls_secret.is_empty() {
+            volumes.push(Volume {
+                name: TLS_VOLUME.into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(self.config.client_tls_secret.clone()),
+                    default_mode: Some(0o400),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        for (i, m) in self.volumes.iter().enumerate() {
+            volumes.push(Volume {
+                name: format!("user-volume-{i}"),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: m.claim_name.clone(),
+                    read_only: Some(m.read_only),
+                }),
+                ..Default::default()
+            });
+        }
+        volumes
+    }
+
+    /// The token Secret, or a projected ServiceAccount token the kubelet rotates; none in
+    /// token-file mode without a token (CreateSandbox refuses that before anything is written).
+    fn identity_volume(&self) -> Option<Volume> {
+        let source = match self.config.sandbox_auth {
+            SandboxAuth::ServiceAccount => Volume {
+                projected: Some(ProjectedVolumeSource {
+                    default_mode: Some(0o400),
+                    sources: Some(vec![VolumeProjection {
+                        service_account_token: Some(ServiceAccountTokenProjection {
+                            audience: Some(self.config.sandbox_token_audience.clone()),
+                            expiration_seconds: Some(self.config.sandbox_token_ttl.as_secs() as i64),
+                            path: TOKEN_KEY.into(),
+                        }),
+                        ..Default::default()
+                    }]),
+                }),
+                ..Default::default()
+            },
+            SandboxAuth::TokenFile if self.token_file => Volume {
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(self.identity.token_secret_name()),
+                    default_mode: Some(0o400),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            SandboxAuth::TokenFile => return None,
+        };
+        Some(Volume {
+            name: IDENTITY_VOLUME.into(),
+            ..source
+        })
+    }
+
+    fn agent_mounts(&self) -> Vec<VolumeMount> {
+        let mut mounts = vec![
+            mount(SUPERVISOR_VOLUME, &supervisor_dir(self.config), true),
+            mount(RUNTIME_VOLUME, RUNTIME_DIR, false),
+        ];
+        if self.identity_volume().is_some() {
+            mounts.push(mount(IDENTITY_VOLUME, IDENTITY_DIR, true));
+        }
+        if !self.config.client_tls_secret.is_empty() {
+            mounts.push(mount(TLS_VOLUME, TLS_DIR, true));
+        }
+        for (i, m) in self.volumes.iter().enumerate() {
+            mounts.push(VolumeMount {
+                sub_path: m.sub_path.clone(),
+                ..mount(&format!("user-volume-{i}"), &m.mount_path, m.read_only)
+            });
+        }
+        mounts
+    }
+}
+
+fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }
+}
+
+fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
+}
+
+fn pull_policy(config: &DriverConfig) -> Option<String> {
+    config.image_pull_policy.map(|p| p.as_k8s().to_string())
+}
+
+/// The init container: the supervisor copies itself, so its image needs no shell and no cp.
+fn supervisor_install(config: &DriverConfig) -> Container {
+    let dir = supervisor_dir(config);
+    Container {
+        name: SUPERVISOR_INIT_CONTAINER.into(),
+        image: Some(config.supervisor_image.clone()),
+        image_pull_policy: pull_policy(config),
+        command: Some(vec![
+            config.supervisor_binary_path.clone(),
+            "copy-self".into(),
+            format!("{dir}/{SUPERVISOR_FILE}"),
+        ]),
+        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
+        security_context: Some(unprivileged()),
+        ..Default::default()
+    }
+}
+
+/// The agent container's frame: the supervisor is the entrypoint, and it starts the user's
+/// command from OPENSHELL_MAIN_PROCESS_SPEC inside its isolation (container `args` would
+/// replace that command, so the supervisor's own flags go into `command`).
+fn supervised_agent(config: &DriverConfig) -> Container {
+    let mut command = vec![format!("{}/{SUPERVISOR_FILE}", supervisor_dir(config))];
+    command.extend(supervisor_args());
+    Container {
+        name: AGENT_CONTAINER.into(),
+        image_pull_policy: pull_policy(config),
+        command: Some(command),
+        ..Default::default()
+    }
+}
+
+/// Root with exactly the supervisor's capabilities, never privileged.
+fn agent_security_context(config: &DriverConfig, host_users: Option<bool>) -> SecurityContext {
+    SecurityContext {
+        run_as_user: Some(0),
+        run_as_non_root: Some(false),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            add: Some(agent_capabilities(host_users)),
+            ..Default::default()
+        }),
+        app_armor_profile: app_armor_profile(&config.app_armor_profile),
+        ..Default::default()
+    }
+}
+
+/// The ServiceAccount sandbox pods run as: `--sandbox-service-account`, else the namespace's
+/// `default`.
+pub fn sandbox_service_account(configured: &str) -> String {
+    if configured.is_empty() {
+        "default".into()
+    } else {
+        configured.into()
+    }
+}
+
+fn pod_defaults(config: &DriverConfig) -> PodSpec {
+    PodSpec {
+        restart_policy: Some("Never".into()),
+        automount_service_account_token: Some(false),
+        // Named even when it is `default`: a projected token needs it, and without the
+        // ServiceAccount admission plugin nothing else fills it in.
+        service_account_name: Some(sandbox_service_account(&config.sandbox_service_account)),
+        image_pull_secrets: (!config.image_pull_secrets.is_empty()).then(|| {
+            config
+                .image_pull_secrets
+                .iter()
+                .map(|n| LocalObjectReference { name: n.clone() })
+                .collect()
+        }),
+        ..Default::default()
+    }
 }
 
 /// No capabilities and no privilege escalation: for every container but the agent.
@@ -331,38 +441,23 @@ fn merged_labels(
     Ok(labels)
 }
 
-/// Template env, then spec env, then the driver's `OPENSHELL_*` values; sorted by name.
+/// Template env, then spec env, then the supervisor contract's values, which win; sorted.
 fn environment(
-    request: &DriverSandbox,
+    spec: &crate::proto::DriverSandboxSpec,
     identity: &SandboxIdentity,
     config: &DriverConfig,
-    token_file: Option<&str>,
 ) -> Result<Vec<EnvVar>, DriverError> {
-    let spec = request.spec.clone().unwrap_or_default();
     let template = spec.template.clone().unwrap_or_default();
-    let mut env = BTreeMap::new();
     for (field, source) in [
         ("template.environment", &template.environment),
         ("spec.environment", &spec.environment),
     ] {
-        for (k, v) in source {
+        for k in source.keys() {
             validate_env_name(field, k)?;
-            env.insert(k.clone(), v.clone());
         }
     }
-    let process = serde_json::json!({"version": 1, "command": spec.command, "tty": spec.tty});
-    env.insert("OPENSHELL_SANDBOX_ID".into(), identity.id.clone());
-    env.insert("OPENSHELL_SANDBOX".into(), identity.name.clone());
-    env.insert("OPENSHELL_MAIN_PROCESS_SPEC".into(), process.to_string());
-    if !config.gateway_endpoint.is_empty() {
-        env.insert("OPENSHELL_ENDPOINT".into(), config.gateway_endpoint.clone());
-    }
-    if !spec.log_level.is_empty() {
-        env.insert("OPENSHELL_LOG_LEVEL".into(), spec.log_level.clone());
-    }
-    if let Some(path) = token_file {
-        env.insert("OPENSHELL_SANDBOX_TOKEN_FILE".into(), path.to_string());
-    }
+    let mut env = user_environment(&template.environment, &spec.environment);
+    env.extend(supervisor_env(&ContractInputs { identity, spec, config })?);
     Ok(env
         .into_iter()
         .map(|(name, value)| EnvVar {

@@ -47,6 +47,13 @@ fn config() -> DriverConfig {
     let mut c = DriverConfig::defaults();
     c.gateway_id = "gw-test".into();
     c.gateway_endpoint = "https://gateway.openshell-system.svc:8443".into();
+    c.client_tls_secret = "openshell-client-tls".into();
+    c
+}
+
+fn token_file_config() -> DriverConfig {
+    let mut c = config();
+    c.sandbox_auth = crate::config::SandboxAuth::TokenFile;
     c
 }
 
@@ -103,7 +110,7 @@ fn supervisor_is_delivered_by_init_container_into_read_only_empty_dir() {
     assert_eq!(
         init.command.clone().expect("command"),
         vec![
-            "/usr/local/bin/openshell-sandbox",
+            "/openshell-sandbox",
             "copy-self",
             "/opt/openshell/bin/openshell-sandbox"
         ]
@@ -119,7 +126,7 @@ fn supervisor_is_delivered_by_init_container_into_read_only_empty_dir() {
     let agent = &pod.containers[0];
     assert_eq!(
         agent.command.clone().expect("command"),
-        vec!["/opt/openshell/bin/openshell-sandbox"]
+        vec!["/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"]
     );
     let mount = agent
         .volume_mounts
@@ -172,7 +179,7 @@ fn environment_order_and_precedence() {
     );
     assert_eq!(get("OPENSHELL_LOG_LEVEL").as_deref(), Some("debug"));
     assert_eq!(
-        get("OPENSHELL_SANDBOX_TOKEN_FILE").as_deref(),
+        get("OPENSHELL_K8S_SA_TOKEN_FILE").as_deref(),
         Some("/var/run/secrets/openshell/token")
     );
     let spec: serde_json::Value =
@@ -182,6 +189,9 @@ fn environment_order_and_precedence() {
 
 #[test]
 fn token_only_in_its_secret() {
+    let render = |req: &DriverSandbox| {
+        render_sandbox(req, &token_file_config(), SandboxApiVersion::V1beta1, &[]).expect("renders")
+    };
     let r = render(&request());
     let manifest = serde_json::to_string(&r.manifest).expect("json");
     assert!(!manifest.contains(TOKEN), "token leaked into the Sandbox");
@@ -201,7 +211,7 @@ fn token_only_in_its_secret() {
         .volumes
         .expect("volumes")
         .into_iter()
-        .find(|v| v.name == TOKEN_VOLUME)
+        .find(|v| v.name == crate::kubernetes::supervisor::IDENTITY_VOLUME)
         .expect("token volume");
     assert_eq!(volume.secret.and_then(|s| s.default_mode), Some(0o400));
 

@@ -42,7 +42,6 @@ const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(3);
 const GRANT_PROPAGATION_WAIT: Duration = Duration::from_secs(5);
 /// The longest a create waits for a brand-new namespace's SCC annotations.
 const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
-const AGENT_CAPABILITIES: [&str; 4] = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
 
 pub struct OpenShiftEnricher {
     config: Arc<DriverConfig>,
@@ -240,7 +239,7 @@ impl OpenShiftEnricher {
         let namespace = self.namespace_security(&identity.namespace).await?;
         let selinux = selinux_choice(&self.config.openshift, &facts);
         Ok(Some(plan(
-            &self.config.openshift,
+            &self.config,
             &self.config.sandbox_service_account,
             &namespace,
             selinux.as_ref(),
@@ -307,7 +306,7 @@ impl OpenShiftEnricher {
             Err(e) => return Err(e),
         };
         let stored = serde_json::to_value(&scc).map_err(|e| DriverError::Internal(format!("reading the SCC: {e}")))?;
-        let problems = scc_problems(&stored, plan, &AGENT_CAPABILITIES);
+        let problems = scc_problems(&stored, plan, &crate::kubernetes::supervisor::AGENT_CAPABILITIES);
         if !problems.is_empty() {
             return Err(DriverError::FailedPrecondition(format!(
                 "SecurityContextConstraints {scc_name} would not admit sandbox pods: {}; compare it with deploy/openshift/scc.yaml",
@@ -369,7 +368,7 @@ impl OpenShiftEnricher {
         let security = self.namespace_security(namespace).await?;
         let selinux = selinux_choice(&self.config.openshift, &facts);
         let plan = plan(
-            &self.config.openshift,
+            &self.config,
             &self.config.sandbox_service_account,
             &security,
             selinux.as_ref(),

@@ -36,7 +36,7 @@ pub fn enrich_offline(
     let exposure = expose::exposure_of(request, &config.openshift)?;
     let selinux = detect::selinux_choice(&config.openshift, facts);
     let plan = pod::plan(
-        &config.openshift,
+        config,
         &config.sandbox_service_account,
         &security,
         selinux.as_ref(),

@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::config::{ExposeAuth, OpenShiftConfig};
+use crate::config::{DriverConfig, ExposeAuth};
 use crate::error::DriverError;
 use crate::kubernetes::identity::{LABEL_GATEWAY_ID, LABEL_SANDBOX_ID, SandboxIdentity, driver_labels};
 use crate::kubernetes::render::{AGENT_CONTAINER, SandboxManifest, unprivileged};
@@ -56,29 +56,23 @@ pub struct OpenShiftPlan {
     pub oauth_proxy_image: String,
 }
 
-/// The ServiceAccount sandbox pods run as: `--sandbox-service-account`, else the namespace's
-/// `default`.
-pub fn sandbox_service_account(configured: &str) -> String {
-    if configured.is_empty() {
-        "default".into()
-    } else {
-        configured.into()
-    }
-}
+pub use crate::kubernetes::render::sandbox_service_account;
 
 /// Flags win over the namespace's allocation; the SELinux level only comes with a type.
 pub fn plan(
-    config: &OpenShiftConfig,
+    driver: &DriverConfig,
     service_account: &str,
     namespace: &NamespaceSecurity,
     selinux: Option<&SelinuxChoice>,
     exposure: Option<Exposure>,
 ) -> OpenShiftPlan {
+    let config = &driver.openshift;
     OpenShiftPlan {
         scc: config.scc.clone(),
         service_account: sandbox_service_account(service_account),
-        uid: config.sandbox_uid.or(namespace.uid),
-        gid: config.sandbox_gid.or(namespace.gid),
+        // A pinned id is already in the rendered pod; only the namespace's range replaces it.
+        uid: driver.sandbox_uid.or(namespace.uid),
+        gid: driver.sandbox_gid.or(namespace.gid),
         selinux: selinux.map(|c| SELinuxOptions {
             type_: Some(c.type_name.clone()),
             level: namespace.mcs_level.clone(),
@@ -149,8 +143,8 @@ pub fn apply_plan(
         .ok_or_else(|| DriverError::Internal(format!("rendered Sandbox has no {AGENT_CONTAINER} container")))?;
     let env = agent.env.get_or_insert_with(Vec::new);
     for (name, value) in [("OPENSHELL_SANDBOX_UID", plan.uid), ("OPENSHELL_SANDBOX_GID", plan.gid)] {
-        env.retain(|e| e.name != name);
         if let Some(id) = value {
+            env.retain(|e| e.name != name);
             env.push(EnvVar {
                 name: name.into(),
                 value: Some(id.to_string()),

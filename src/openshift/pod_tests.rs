@@ -79,8 +79,8 @@ fn security_context_by_namespace_and_flags() {
     let mut typed = base.clone();
     typed.openshift.selinux_type = "openshell_agent_t".into();
     let mut pinned = typed.clone();
-    pinned.openshift.sandbox_uid = Some(4242);
-    pinned.openshift.sandbox_gid = Some(4343);
+    pinned.sandbox_uid = Some(4242);
+    pinned.sandbox_gid = Some(4343);
     let mut detected = base.clone();
     detected.openshift.selinux_detect_label = "openshell.ai/selinux-type".into();
     let labelled = PlatformFacts {
@@ -101,7 +101,14 @@ fn security_context_by_namespace_and_flags() {
         Want,
     );
     let cases: [Case; 5] = [
-        ("bare namespace", &base, BTreeMap::new(), &none, (None, None, None)),
+        // Without the namespace's allocation the driver's default (1000) stays.
+        (
+            "bare namespace",
+            &base,
+            BTreeMap::new(),
+            &none,
+            (Some("1000"), Some("1000"), None),
+        ),
         (
             "namespace allocations, no type",
             &base,
@@ -136,7 +143,7 @@ fn security_context_by_namespace_and_flags() {
             &detected,
             BTreeMap::new(),
             &labelled,
-            (None, None, Some(("openshell_agent_t", None))),
+            (Some("1000"), Some("1000"), Some(("openshell_agent_t", None))),
         ),
     ];
     for (what, config, ns, facts, (uid, gid, context)) in cases {
@@ -169,7 +176,7 @@ fn vanilla_rendering_has_none_of_it() {
     let yaml = serde_yaml::to_string(&manifest).expect("yaml");
     for absent in [
         REQUIRED_SCC_ANNOTATION,
-        "OPENSHELL_SANDBOX_UID",
+        "1000680000",
         "seLinuxOptions",
         OAUTH_PROXY_CONTAINER,
     ] {
@@ -336,7 +343,7 @@ fn names_fit_kubernetes_limits() {
     );
 }
 
-fn plan_with_auth(config: &crate::config::OpenShiftConfig) -> OpenShiftPlan {
+fn plan_with_auth(config: &DriverConfig) -> OpenShiftPlan {
     let exposure = Exposure {
         port: 80,
         tls: RouteTls::Reencrypt,
@@ -363,7 +370,7 @@ fn scc(overrides: serde_json::Value) -> serde_json::Value {
 #[test]
 fn scc_admission_preflight() {
     let caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
-    let config = DriverConfig::defaults().openshift;
+    let config = DriverConfig::defaults();
     let plain = plan(&config, "", &Default::default(), None, None);
     let typed = plan(
         &config,
@@ -436,7 +443,7 @@ fn the_shipped_scc_admits_sandbox_pods() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/openshift/scc.yaml");
     let text = std::fs::read_to_string(path).expect("deploy/openshift/scc.yaml");
     let caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
-    let config = DriverConfig::defaults().openshift;
+    let config = DriverConfig::defaults();
     let with_auth = plan_with_auth(&config);
     use serde::Deserialize;
     let scc = serde_yaml::Deserializer::from_str(&text)

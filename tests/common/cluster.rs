@@ -6,6 +6,9 @@ use std::process::Command;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// The cluster named by `KUBECONFIG` (as `make test-integration` sets it) and its kubectl.
+/// The client TLS Secret tier 3 gives its drivers (the name deploy/rbac.yaml may read).
+pub const CLIENT_TLS_SECRET: &str = "openshell-client-tls";
+
 pub struct Cluster {
     pub kubeconfig: PathBuf,
     pub kubectl: PathBuf,
@@ -58,6 +61,32 @@ impl Cluster {
 
     pub fn create_namespace(&self, name: &str) {
         self.kubectl(&["create", "namespace", name], None);
+    }
+
+    /// Writes (or rewrites) the client TLS Secret with exactly `keys`; their contents are
+    /// placeholders, since no container reads them on kwok nodes.
+    pub fn apply_client_tls_secret(&self, namespace: &str, keys: &[&str]) {
+        let data: serde_json::Map<String, serde_json::Value> = keys
+            .iter()
+            .map(|k| (k.to_string(), serde_json::Value::String(format!("placeholder {k}"))))
+            .collect();
+        let secret = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": CLIENT_TLS_SECRET, "namespace": namespace},
+            "type": "Opaque", "stringData": data,
+        });
+        let _ = self.try_kubectl(
+            &[
+                "delete",
+                "secret",
+                CLIENT_TLS_SECRET,
+                "-n",
+                namespace,
+                "--ignore-not-found",
+            ],
+            None,
+        );
+        self.kubectl(&["apply", "-f", "-"], Some(&secret.to_string()));
     }
 
     /// Applies `deploy/rbac.yaml` for `namespace` (without the rule for `drop_resource`, if

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod memory;
+pub mod tier3;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -188,6 +189,9 @@ pub fn deleted_id(event: &WatchSandboxesEvent) -> Option<&str> {
     }
 }
 
+/// The endpoint test drivers give sandboxes (plain http: no client TLS Secret needed).
+pub const TEST_GATEWAY_ENDPOINT: &str = "http://gateway.test:8080";
+
 /// The driver binary, started as a child process on a private temporary socket.
 pub struct DriverProcess {
     pub child: std::process::Child,
@@ -211,7 +215,9 @@ impl DriverProcess {
             .arg("--metrics-bind-address")
             .arg(&metrics_addr)
             .args(args)
-            .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug");
+            .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug")
+            // `serve` requires an endpoint; a test's own --gateway-endpoint wins over this.
+            .env("OPENSHELL_DRIVER_GATEWAY_ENDPOINT", TEST_GATEWAY_ENDPOINT);
         // Tests are plain Kubernetes unless they ask for a platform: a shared test cluster may
         // serve the OpenShift APIs (tests/openshift.rs installs them).
         if !args.contains(&"--platform") {
@@ -290,6 +296,7 @@ pub fn run_check(kubeconfig: &Path, args: &[&str]) -> (bool, Vec<(String, String
             &["--platform", "kubernetes"][..]
         })
         .env("KUBECONFIG", kubeconfig)
+        .env("OPENSHELL_DRIVER_GATEWAY_ENDPOINT", TEST_GATEWAY_ENDPOINT)
         .output()
         .expect("check runs");
     let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)

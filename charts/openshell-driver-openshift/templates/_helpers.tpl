@@ -45,6 +45,11 @@ args:
   - --gateway-endpoint={{ default (printf "http://%s.%s.svc:%d" (include "driver.fullname" .) .Release.Namespace (int .Values.gateway.port)) .Values.driver.gatewayEndpoint }}
   - --default-image={{ .Values.driver.defaultImage }}
   - --supervisor-image={{ .Values.driver.supervisorImage }}
+  - --sandbox-auth={{ .Values.driver.sandboxAuth }}
+  - --app-armor-profile={{ .Values.driver.appArmorProfile }}
+  {{- with .Values.driver.clientTlsSecret }}
+  - --client-tls-secret={{ . }}
+  {{- end }}
   - --kube-api-timeout={{ .Values.driver.kubeApiTimeout }}
   - --metrics-bind-address=0.0.0.0:{{ .Values.metrics.port }}
   - --log-format={{ .Values.driver.logFormat }}

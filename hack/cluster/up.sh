@@ -5,6 +5,11 @@
 #
 #   hack/cluster/up.sh [DIR]     default DIR: .cluster/ in the repository
 # Prints `export KUBECONFIG=...`; stop with hack/cluster/down.sh [DIR].
+# For a real kubelet beside the fake nodes (tier 4, hack/e2e/up.sh), two switches:
+#   CLUSTER_KUBELET_CLIENT=1        the API server gets a client certificate for the kubelets
+#                                   (exec, logs, port-forward) and prefers their InternalIP
+#   CLUSTER_KWOK_NODE_SELECTOR=SEL  kwok manages only the nodes with these labels (nodes.yaml
+#                                   labels its nodes type=kwok) instead of every node
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -58,7 +63,17 @@ EXT
   openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 2 -extfile client.ext 2>/dev/null
   openssl genrsa -out sa.key 2048 2>/dev/null
   openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  if [ "${CLUSTER_KUBELET_CLIENT:-}" = 1 ]; then
+    openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
+    openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out kubelet-client.crt -days 2 -extfile client.ext 2>/dev/null
+  fi
 )
+apiserver_kubelet=""
+if [ "${CLUSTER_KUBELET_CLIENT:-}" = 1 ]; then
+  apiserver_kubelet=" --kubelet-client-certificate=$dir/pki/kubelet-client.crt --kubelet-client-key=$dir/pki/kubelet-client.key --kubelet-preferred-address-types=InternalIP"
+fi
+kwok_nodes=--manage-all-nodes=true
+if [ -n "${CLUSTER_KWOK_NODE_SELECTOR:-}" ]; then kwok_nodes=--manage-nodes-with-label-selector=$CLUSTER_KWOK_NODE_SELECTOR; fi
 
 etcd_port=$(free_port); etcd_peer=$(free_port); api_port=$(free_port)
 kcm_port=$(free_port); sched_port=$(free_port); kwok_port=$(free_port)
@@ -97,7 +112,7 @@ wait_http etcd "http://127.0.0.1:$etcd_port/health"
 
 # The apiserver's command line is kept so that tests can restart it (watch-resume test).
 cat >"$dir/apiserver.cmd" <<CMD
-$(b kube-apiserver "$KUBE_VERSION") --etcd-servers=http://127.0.0.1:$etcd_port --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$api_port --tls-cert-file=$dir/pki/apiserver.crt --tls-private-key-file=$dir/pki/apiserver.key --client-ca-file=$dir/pki/ca.crt --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=$dir/pki/sa.pub --service-account-signing-key-file=$dir/pki/sa.key --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount --allow-privileged=true --profiling=false --cert-dir=$dir/pki/apiserver-certs
+$(b kube-apiserver "$KUBE_VERSION") --etcd-servers=http://127.0.0.1:$etcd_port --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$api_port --tls-cert-file=$dir/pki/apiserver.crt --tls-private-key-file=$dir/pki/apiserver.key --client-ca-file=$dir/pki/ca.crt --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=$dir/pki/sa.pub --service-account-signing-key-file=$dir/pki/sa.key --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount --allow-privileged=true --profiling=false --cert-dir=$dir/pki/apiserver-certs$apiserver_kubelet
 CMD
 log "starting kube-apiserver $KUBE_VERSION on 127.0.0.1:$api_port"
 # shellcheck disable=SC2046
@@ -122,7 +137,7 @@ for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat
          pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
   cat "$kwok_stages/$f"; echo "---"
 done >"$dir/kwok-stages.yaml"
-run kwok "$(b kwok "$KWOK_VERSION")" --kubeconfig="$kubeconfig" --manage-all-nodes=true --cidr=10.244.0.0/16 \
+run kwok "$(b kwok "$KWOK_VERSION")" --kubeconfig="$kubeconfig" "$kwok_nodes" --cidr=10.244.0.0/16 \
   --node-ip=127.0.0.1 --node-lease-duration-seconds=40 --config="$dir/kwok-stages.yaml" --server-address="127.0.0.1:$kwok_port"
 wait_http kwok "http://127.0.0.1:$kwok_port/healthz"
 

@@ -1,7 +1,7 @@
 # openshell-driver-openshift — see README.md. Every target works on a fresh machine.
 CARGO ?= cargo
 .DEFAULT_GOAL := build
-.PHONY: test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+.PHONY: test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
 
 build:
 	$(CARGO) build --locked
@@ -30,7 +30,21 @@ test-wire: deps
 test-integration:
 	hack/test-integration.sh
 
-test-all: lint test test-integration
+## Tier 4: a real kubelet node, the real OpenShell gateway, CLI and supervisor (OPENSHELL_BIN_DIR).
+test-e2e:
+	hack/test-e2e.sh
+
+test-all: lint test test-integration test-e2e
+
+## The launcher, a small static binary (the agent container's entrypoint).
+launcher:
+	hack/build-launcher.sh
+
+e2e-up:
+	hack/e2e/up.sh
+
+e2e-down:
+	hack/e2e/down.sh
 
 ## helm lint + golden templates; with KUBECONFIG also server-side dry-run and tier 3 under the chart's RBAC.
 test-chart:

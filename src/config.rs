@@ -202,6 +202,24 @@ pub struct DriverConfig {
     )]
     pub supervisor_binary_path: String,
 
+    /// Image that carries the launcher (the agent container's entrypoint, which keeps an
+    /// image's `OPENSHELL_*` settings from reaching the supervisor). The driver's own image
+    /// ships it.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_LAUNCHER_IMAGE",
+        default_value = concat!("ghcr.io/openshell/openshell-driver-openshift:", env!("CARGO_PKG_VERSION"))
+    )]
+    pub launcher_image: String,
+
+    /// Path of the launcher binary inside the launcher image.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_LAUNCHER_BINARY_PATH",
+        default_value = "/openshell-launcher"
+    )]
+    pub launcher_binary_path: String,
+
     /// Where the agent container sees the supervisor (an emptyDir, read-only).
     #[arg(
         long,

@@ -6,6 +6,7 @@ pub mod config;
 pub mod enricher;
 pub mod error;
 pub mod kubernetes;
+pub mod launcher;
 pub mod metrics;
 pub mod openshift;
 pub mod proto;

@@ -65,8 +65,10 @@ fn assert_common_contract(pod: &Pod, id: &str, sandbox_uid: &str) {
     );
 
     let agent = agent(pod);
+    let command = agent.command.clone().expect("command");
+    assert_eq!(command[0], "/opt/openshell/bin/openshell-launcher");
     assert_eq!(
-        agent.command.clone().expect("command"),
+        command[4..],
         ["/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"]
     );
     let env = env_of(agent);

@@ -309,6 +309,25 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() {
             openshell_driver_openshift::kubernetes::request_config::json_to_struct(&json!({"runtime_class": "kata"}));
     }
     cases.push(("unknown platform_config key", unknown_key));
+    // The gateway's own rules and the driver's reserved prefixes (issue: what a sandbox enforces).
+    let mut reserved_env = sandbox_request(&new_id(), "reserved");
+    if let Some(s) = reserved_env.spec.as_mut() {
+        s.environment
+            .insert("OPENSHELL_POLICY_DATA".into(), "/etc/p.yaml".into());
+    }
+    cases.push(("reserved environment key", reserved_env));
+    let mut spoofed_label = sandbox_request(&new_id(), "spoofed");
+    if let Some(t) = spoofed_label.spec.as_mut().and_then(|s| s.template.as_mut()) {
+        t.labels.insert("openshell.ai/sandbox-id".into(), "someone-else".into());
+    }
+    cases.push(("reserved label", spoofed_label));
+    let mut spoofed_annotation = sandbox_request(&new_id(), "spoofann");
+    if let Some(t) = spoofed_annotation.spec.as_mut().and_then(|s| s.template.as_mut()) {
+        t.platform_config = openshell_driver_openshift::kubernetes::request_config::json_to_struct(
+            &json!({"annotations": {"openshell.io/sandbox-id": "someone-else"}}),
+        );
+    }
+    cases.push(("reserved pod annotation", spoofed_annotation));
     for (what, sandbox) in cases {
         let v = client
             .validate_sandbox_create(ValidateSandboxCreateRequest {

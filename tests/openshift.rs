@@ -436,14 +436,14 @@ async fn vanilla_mode_adds_none_of_it_and_refuses_exposure() {
     env.wait_ready(&id).await;
     let cr = env.get_json("sandbox", "default--plain").expect("Sandbox stored");
     let stored = cr["spec"]["podTemplate"].to_string();
-    for absent in [
-        "openshift.io/required-scc",
-        "OPENSHELL_SANDBOX_UID",
-        "seLinuxOptions",
-        "oauth-proxy",
-    ] {
+    for absent in ["openshift.io/required-scc", "seLinuxOptions", "oauth-proxy"] {
         assert!(!stored.contains(absent), "{absent} in {stored}");
     }
+    // The namespace's UID range is OpenShift's; plain Kubernetes keeps the driver's default.
+    assert!(
+        stored.contains(r#"{"name":"OPENSHELL_SANDBOX_UID","value":"1000"}"#),
+        "{stored}"
+    );
     assert!(env.names("routes").is_empty());
     assert_eq!(env.route_host(&id).await, "");
 }

@@ -10,6 +10,7 @@ pub mod permissions;
 pub mod provisioner;
 pub mod render;
 pub mod request_config;
+pub mod request_rules;
 pub mod status;
 pub mod supervisor;
 pub mod validation;

@@ -16,12 +16,14 @@ use crate::config::{DriverConfig, SandboxAuth};
 use crate::error::DriverError;
 use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
 use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
+use crate::kubernetes::request_rules::{check_environment, check_not_reserved};
 use crate::kubernetes::supervisor::{
     ContractInputs, IDENTITY_DIR, IDENTITY_VOLUME, RUNTIME_DIR, RUNTIME_VOLUME, SANDBOX_ID_ANNOTATION, TLS_DIR,
     TLS_VOLUME, agent_capabilities, app_armor_profile, supervisor_args, supervisor_env, user_environment,
 };
 pub use crate::kubernetes::supervisor::{SUPERVISOR_FILE, SUPERVISOR_VOLUME, TOKEN_KEY};
-use crate::kubernetes::validation::{validate_env_name, validate_label_key, validate_label_value, validate_quantity};
+use crate::kubernetes::validation::{validate_label_key, validate_label_value, validate_quantity};
+use crate::launcher;
 use crate::proto::DriverSandbox;
 
 pub const SANDBOX_GROUP: &str = "agents.x-k8s.io";
@@ -29,6 +31,7 @@ pub const SANDBOX_KIND: &str = "Sandbox";
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 pub const AGENT_CONTAINER: &str = "agent";
 pub const SUPERVISOR_INIT_CONTAINER: &str = "openshell-supervisor-install";
+pub const LAUNCHER_INIT_CONTAINER: &str = "openshell-launcher-install";
 
 /// Which served version of the Sandbox API the object is written for; they differ in how a
 /// sandbox is suspended.
@@ -132,6 +135,7 @@ pub fn render_sandbox(
     let spec = request.spec.clone().unwrap_or_default();
     let template = spec.template.clone().unwrap_or_default();
     let platform = parse_platform_config(template.platform_config.as_ref(), enricher_keys)?;
+    check_not_reserved("platform_config.annotations", platform.annotations.keys())?;
     let reserved = reserved_paths(config);
     let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
     let driver_cfg = parse_driver_config(template.driver_config.as_ref(), &reserved)?;
@@ -151,16 +155,18 @@ pub fn render_sandbox(
         volumes: &driver_cfg.volume_mounts,
         token_file,
     };
+    let env = environment(&spec, &identity, config)?;
     let agent = Container {
         image: Some(image),
-        env: Some(environment(&spec, &identity, config)?),
+        command: Some(launched_supervisor(config, &env)),
+        env: Some(env),
         resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
         security_context: Some(agent_security_context(config, platform.host_users)),
         volume_mounts: Some(parts.agent_mounts()),
         ..supervised_agent(config)
     };
     let pod_spec = PodSpec {
-        init_containers: Some(vec![supervisor_install(config)]),
+        init_containers: Some(vec![supervisor_install(config), launcher_install(config)]),
         containers: vec![agent],
         volumes: Some(parts.volumes()),
         runtime_class_name: platform.runtime_class_name.clone(),
@@ -346,16 +352,51 @@ fn supervisor_install(config: &DriverConfig) -> Container {
     }
 }
 
-/// The agent container's frame: the supervisor is the entrypoint, and it starts the user's
-/// command from OPENSHELL_MAIN_PROCESS_SPEC inside its isolation (container `args` would
-/// replace that command, so the supervisor's own flags go into `command`).
-fn supervised_agent(config: &DriverConfig) -> Container {
-    let mut command = vec![format!("{}/{SUPERVISOR_FILE}", supervisor_dir(config))];
+/// The launcher's init container, into the same emptyDir; it copies itself like the supervisor.
+fn launcher_install(config: &DriverConfig) -> Container {
+    let dir = supervisor_dir(config);
+    Container {
+        name: LAUNCHER_INIT_CONTAINER.into(),
+        image: Some(config.launcher_image.clone()),
+        image_pull_policy: pull_policy(config),
+        command: Some(vec![
+            config.launcher_binary_path.clone(),
+            launcher::COPY_SELF.into(),
+            format!("{dir}/{}", launcher::FILE_NAME),
+        ]),
+        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
+        security_context: Some(unprivileged()),
+        ..Default::default()
+    }
+}
+
+/// The agent's command: the launcher keeps exactly the `OPENSHELL_*` variables rendered here
+/// and execs the supervisor, which starts the user's command from OPENSHELL_MAIN_PROCESS_SPEC
+/// inside its isolation (container `args` would replace that command, so every flag goes
+/// into `command`).
+fn launched_supervisor(config: &DriverConfig, env: &[EnvVar]) -> Vec<String> {
+    let dir = supervisor_dir(config);
+    let keep: Vec<&str> = env
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| n.starts_with(launcher::SUPERVISOR_PREFIX))
+        .collect();
+    let mut command = vec![
+        format!("{dir}/{}", launcher::FILE_NAME),
+        launcher::KEEP_FLAG.into(),
+        keep.join(","),
+        "--".into(),
+        format!("{dir}/{SUPERVISOR_FILE}"),
+    ];
     command.extend(supervisor_args());
+    command
+}
+
+/// The agent container's frame.
+fn supervised_agent(config: &DriverConfig) -> Container {
     Container {
         name: AGENT_CONTAINER.into(),
         image_pull_policy: pull_policy(config),
-        command: Some(command),
         ..Default::default()
     }
 }
@@ -431,6 +472,7 @@ fn merged_labels(
     identity: &SandboxIdentity,
     gateway_id: &str,
 ) -> Result<BTreeMap<String, String>, DriverError> {
+    check_not_reserved("template.labels", template.keys())?;
     let mut labels = BTreeMap::new();
     for (k, v) in template {
         validate_label_key("template.labels", k)?;
@@ -452,9 +494,7 @@ fn environment(
         ("template.environment", &template.environment),
         ("spec.environment", &spec.environment),
     ] {
-        for k in source.keys() {
-            validate_env_name(field, k)?;
-        }
+        check_environment(field, source)?;
     }
     let mut env = user_environment(&template.environment, &spec.environment);
     env.extend(supervisor_env(&ContractInputs { identity, spec, config })?);

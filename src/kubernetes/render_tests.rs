@@ -26,14 +26,10 @@ fn request() -> DriverSandbox {
             sandbox_token: TOKEN.into(),
             template: Some(DriverSandboxTemplate {
                 image: "quay.io/example/agent:1".into(),
-                labels: HashMap::from([
-                    ("app".into(), "agent".into()),
-                    (LABEL_SANDBOX_ID.into(), "spoofed".into()),
-                ]),
+                labels: HashMap::from([("app".into(), "agent".into())]),
                 environment: HashMap::from([
                     ("FROM_TEMPLATE".into(), "template".into()),
                     ("SHARED".into(), "template".into()),
-                    ("OPENSHELL_SANDBOX_ID".into(), "spoofed".into()),
                 ]),
                 ..Default::default()
             }),
@@ -81,7 +77,7 @@ fn with_template(f: impl FnOnce(&mut DriverSandboxTemplate)) -> DriverSandbox {
 }
 
 #[test]
-fn labels_reach_cr_and_pod_template_and_ours_win() {
+fn labels_reach_cr_and_pod_template() {
     let r = render(&request());
     let cr_labels = r.manifest.metadata.labels.clone().expect("labels");
     let pod_labels = &r.manifest.spec.pod_template.metadata.labels;
@@ -124,9 +120,14 @@ fn supervisor_is_delivered_by_init_container_into_read_only_empty_dir() {
         .expect("volume");
     assert!(volume.empty_dir.is_some() && volume.host_path.is_none());
     let agent = &pod.containers[0];
+    let command = agent.command.clone().expect("command");
     assert_eq!(
-        agent.command.clone().expect("command"),
-        vec!["/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"]
+        command[0], "/opt/openshell/bin/openshell-launcher",
+        "the launcher execs the supervisor"
+    );
+    assert_eq!(
+        command[4..],
+        ["/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"]
     );
     let mount = agent
         .volume_mounts
@@ -394,6 +395,35 @@ fn invalid_requests_name_the_field() {
         (
             with_template(|t| t.platform_config = json_to_struct(&json!({"nodeSelector": {}}))),
             "nodeSelector",
+        ),
+        // The driver's identity cannot be spoofed or overwritten by a request.
+        (
+            with_template(|t| {
+                t.labels.insert(LABEL_SANDBOX_ID.into(), "spoofed".into());
+            }),
+            "template.labels: \"openshell.ai/sandbox-id\"",
+        ),
+        (
+            with_template(|t| {
+                t.platform_config = json_to_struct(&json!({"annotations": {"openshell.io/sandbox-id": "other"}}))
+            }),
+            "platform_config.annotations: \"openshell.io/sandbox-id\"",
+        ),
+        (
+            with_template(|t| {
+                t.environment.insert("OPENSHELL_SANDBOX_ID".into(), "spoofed".into());
+            }),
+            "reserved",
+        ),
+        (
+            {
+                let mut r = request();
+                if let Some(s) = r.spec.as_mut() {
+                    s.environment.insert("OPENSHELL_POLICY_RULES".into(), "/x".into());
+                }
+                r
+            },
+            "spec.environment keys starting with OPENSHELL_",
         ),
         (
             with_template(|t| {

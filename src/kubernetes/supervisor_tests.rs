@@ -162,14 +162,7 @@ fn log_level_comes_from_the_request_when_it_has_one() {
 
 #[test]
 fn user_environment_is_a_json_map_without_driver_keys() {
-    let mut req = request();
-    // Requests cannot spoof a driver variable: it is neither user env nor the container's value.
-    req.spec
-        .as_mut()
-        .expect("spec")
-        .environment
-        .insert(var::SANDBOX_ID.into(), "spoofed".into());
-    let r = render_with(&req, &config(|_| {}));
+    let r = render_with(&request(), &config(|_| {}));
     let got = env(&r);
     assert_eq!(got[var::SANDBOX_ID], ID);
     let user: BTreeMap<String, String> = serde_json::from_str(&got[var::USER_ENVIRONMENT]).expect("json map");
@@ -209,14 +202,42 @@ fn the_supervisor_command_delivery_and_workdir() {
             .expect("command")[0],
         "/bin/sup"
     );
+    let launcher = &pod(&r).init_containers.as_ref().expect("init")[1];
     assert_eq!(
-        agent(&r).command.clone().expect("command"),
-        ["/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"]
+        launcher.command.clone().expect("command"),
+        [
+            "/openshell-launcher",
+            "copy-self",
+            "/opt/openshell/bin/openshell-launcher"
+        ]
+    );
+    assert_eq!(launcher.image, Some(DriverConfig::defaults().launcher_image));
+    let command = agent(&r).command.clone().expect("command");
+    assert_eq!(command[..2], ["/opt/openshell/bin/openshell-launcher", "--keep"]);
+    assert_eq!(
+        command[3..],
+        ["--", "/opt/openshell/bin/openshell-sandbox", "--workdir", "/sandbox"]
     );
     assert!(
         agent(&r).args.is_none(),
         "container args would replace the main process spec"
     );
+}
+
+#[test]
+fn the_launcher_keeps_exactly_the_rendered_supervisor_settings() {
+    for c in [
+        config(|_| {}),
+        config(|c| c.client_tls_secret = "gw-client".into()),
+        config(|c| c.sandbox_auth = SandboxAuth::TokenFile),
+    ] {
+        let r = render_with(&request(), &c);
+        let command = agent(&r).command.clone().expect("command");
+        let keep: Vec<&str> = command[2].split(',').collect();
+        let rendered: Vec<String> = env(&r).into_keys().filter(|k| k.starts_with("OPENSHELL_")).collect();
+        assert_eq!(keep, rendered, "every rendered OPENSHELL_ variable and no other");
+        assert!(!keep.contains(&"OPENSHELL_POLICY_RULES") && !keep.contains(&"OPENSHELL_POLICY_DATA"));
+    }
 }
 
 #[test]

@@ -71,15 +71,6 @@ pub fn validate_label_value(field: &str, key: &str, value: &str) -> Result<(), D
     }
 }
 
-pub fn validate_env_name(field: &str, name: &str) -> Result<(), DriverError> {
-    if name.is_empty() || name.contains('=') || name.chars().any(char::is_control) {
-        return Err(DriverError::invalid(format!(
-            "{field}: {name:?} is not a valid environment variable name"
-        )));
-    }
-    Ok(())
-}
-
 /// Parses a Kubernetes quantity (`500m`, `1.5Gi`, `2e3`) to its value in base units.
 pub fn parse_quantity(text: &str) -> Option<f64> {
     let split = text
@@ -192,9 +183,6 @@ mod tests {
         }
         assert!(validate_label_value("labels", "k", "").is_ok());
         assert!(validate_label_value("labels", "k", "has space").is_err());
-        assert!(validate_env_name("environment", "A=B").is_err());
-        assert!(validate_env_name("environment", "").is_err());
-        assert!(validate_env_name("environment", "PATH").is_ok());
         assert!(validate_path("mount_path", "/data", true).is_ok());
         assert!(validate_path("mount_path", "/data/../etc", true).is_err());
         assert!(validate_path("mount_path", "data", true).is_err());

@@ -1,0 +1,58 @@
+//! The agent container's entrypoint: scrubs the supervisor settings the driver did not render,
+//! then execs the supervisor (see `src/launcher.rs`).
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+// The pure logic is compiled in directly, not through the driver's library: the launcher links
+// nothing but std, so it stays small and static.
+#[path = "../launcher.rs"]
+mod launcher;
+
+use launcher::{FILE_NAME, Launch, parse_args, scrub};
+
+fn main() -> ExitCode {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    let result = match parse_args(&args) {
+        Ok(Launch::CopySelf(dest)) => copy_self(Path::new(&dest)),
+        Ok(Launch::Exec { keep, program, args }) => {
+            let (env, dropped) = scrub(std::env::vars_os(), &keep);
+            if !dropped.is_empty() {
+                // Names only: values can be secrets.
+                eprintln!(
+                    "openshell-launcher: removed supervisor settings the driver did not render: {}",
+                    dropped.join(", ")
+                );
+            }
+            // Only returns on failure; on success the supervisor replaces this process (same PID).
+            let err = Command::new(&program).args(args).env_clear().envs(env).exec();
+            Err(format!("cannot exec {}: {err}", Path::new(&program).display()))
+        }
+        Err(usage) => Err(usage),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("openshell-launcher: {e}");
+            ExitCode::from(127)
+        }
+    }
+}
+
+/// Copies this binary (an init container delivers it into the pod's emptyDir; no shell needed).
+fn copy_self(dest: &Path) -> Result<(), String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
+    let target: PathBuf = if dest.is_dir() {
+        dest.join(FILE_NAME)
+    } else {
+        dest.to_path_buf()
+    };
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::copy(&me, &target).map_err(|e| format!("copying to {}: {e}", target.display()))?;
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", target.display()))
+}

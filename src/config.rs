@@ -248,6 +248,11 @@ pub struct DriverConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_STOP_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub stop_timeout: Duration,
 
+    /// How long a pod the scheduler cannot place stays Provisioning before the sandbox fails
+    /// (`Unschedulable`); the scheduler's message is a platform event at once. 0s: at once.
+    #[arg(long, env = "OPENSHELL_DRIVER_UNSCHEDULABLE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub unschedulable_timeout: Duration,
+
     /// How long in-flight calls may run after SIGTERM/SIGINT.
     #[arg(long, env = "OPENSHELL_DRIVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,

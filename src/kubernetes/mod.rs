@@ -7,6 +7,7 @@ pub mod client;
 pub mod identity;
 pub mod index;
 pub mod permissions;
+pub mod pod_status;
 pub mod provisioner;
 pub mod render;
 pub mod request_config;
@@ -17,6 +18,8 @@ pub mod validation;
 
 #[cfg(test)]
 mod index_tests;
+#[cfg(test)]
+mod pod_status_tests;
 #[cfg(test)]
 mod render_tests;
 #[cfg(test)]

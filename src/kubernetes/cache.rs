@@ -6,7 +6,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Event as KubeEvent;
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -32,10 +33,14 @@ pub struct SandboxCache {
 
 impl SandboxCache {
     pub fn new(metrics: Arc<dyn DriverMetrics>) -> Arc<Self> {
+        Self::with_unschedulable_timeout(metrics, crate::kubernetes::index::DEFAULT_UNSCHEDULABLE_TIMEOUT)
+    }
+
+    pub fn with_unschedulable_timeout(metrics: Arc<dyn DriverMetrics>, unschedulable_timeout: Duration) -> Arc<Self> {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let (generation, _) = watch::channel(0);
         Arc::new(Self {
-            index: RwLock::new(SandboxIndex::default()),
+            index: RwLock::new(SandboxIndex::new(unschedulable_timeout)),
             events,
             generation,
             metrics,
@@ -55,9 +60,23 @@ impl SandboxCache {
     /// Applies one watcher event and publishes what it changed, under the write lock so that
     /// a stream subscribing concurrently sees each change exactly once.
     pub fn apply(&self, event: watcher::Event<DynamicObject>) {
+        self.change(|index| index.apply(event));
+    }
+
+    /// Applies one Pod watcher event (pod failures laid over the snapshots).
+    pub fn apply_pod(&self, event: watcher::Event<Pod>) {
+        self.change(|index| index.apply_pod(event, Timestamp::now()));
+    }
+
+    /// Re-evaluates pod-failure graces; called periodically.
+    pub fn tick(&self) {
+        self.change(|index| index.tick(Timestamp::now()));
+    }
+
+    fn change(&self, f: impl FnOnce(&mut SandboxIndex) -> Vec<WatchSandboxesEvent>) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        for out in index.apply(event) {
-            let _ = self.events.send(out);
+        for event in f(&mut index) {
+            let _ = self.events.send(event);
         }
         self.metrics.active_sandboxes(&index.phase_counts());
         drop(index);

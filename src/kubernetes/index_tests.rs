@@ -170,3 +170,153 @@ fn phase_counts_follow_every_change() {
     let total: i64 = index.phase_counts().iter().map(|(_, c)| c).sum();
     assert_eq!(total, index.all().len() as i64);
 }
+
+mod pods {
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+    use super::*;
+    use crate::kubernetes::pod_status::PULL_GRACE;
+
+    fn pod(id: &str, uid: &str, waiting: Option<&str>) -> Pod {
+        let state = match waiting {
+            Some(reason) => {
+                json!({"waiting": {"reason": reason, "message": format!("{reason} for registry.example/agent:1")}})
+            }
+            None => json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}),
+        };
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("default--{id}"), "namespace": "ns", "uid": uid,
+                         "labels": {LABEL_SANDBOX_ID: id, LABEL_MANAGED_BY: MANAGED_BY}},
+            "status": {"phase": "Pending", "containerStatuses": [
+                {"name": "agent", "image": "registry.example/agent:1", "imageID": "", "ready": false, "restartCount": 0, "state": state}
+            ]}
+        }))
+        .expect("pod")
+    }
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::UNIX_EPOCH
+            .saturating_add(SignedDuration::from_secs(1_800_000_000 + s))
+            .expect("ts")
+    }
+
+    fn phase(index: &SandboxIndex, id: &str) -> &'static str {
+        index.get(id).expect("known").phase()
+    }
+
+    fn ready_reason(index: &SandboxIndex, id: &str) -> String {
+        let view = index.get(id).expect("known");
+        let status = view.snapshot.status.clone().expect("status");
+        status
+            .conditions
+            .iter()
+            .find(|c| c.r#type == "Ready")
+            .expect("Ready")
+            .reason
+            .clone()
+    }
+
+    #[test]
+    fn a_terminal_pod_failure_is_an_error_at_once_and_announced_once() {
+        let mut index = synced(&["a"]);
+        let out = index.apply_pod(Event::Apply(pod("a", "p-1", Some("ErrImageNeverPull"))), at(0));
+        assert_eq!(describe(&out), ["sandbox:a", "event:a"]);
+        assert_eq!(phase(&index, "a"), "error");
+        assert_eq!(ready_reason(&index, "a"), "ErrImageNeverPull");
+        let Some(Payload::PlatformEvent(e)) = &out[1].payload else {
+            panic!("platform event")
+        };
+        let e = e.event.clone().expect("event");
+        assert_eq!((e.reason.as_str(), e.r#type.as_str()), ("ErrImageNeverPull", "Warning"));
+        assert!(e.message.contains("registry.example/agent:1"), "{}", e.message);
+        // The same status again (a resync, a relist, a Sandbox status write): nothing new.
+        assert!(
+            index
+                .apply_pod(Event::Apply(pod("a", "p-1", Some("ErrImageNeverPull"))), at(1))
+                .is_empty()
+        );
+        index.apply_pod(Event::Init, at(2));
+        let relisted = index.apply_pod(Event::InitApply(pod("a", "p-1", Some("ErrImageNeverPull"))), at(2));
+        assert!(relisted.is_empty(), "{:?}", describe(&relisted));
+        assert!(index.apply_pod(Event::InitDone, at(2)).is_empty());
+        assert!(
+            index
+                .apply_at(Event::Apply(sandbox("a", "uid-a", "False")), at(3))
+                .is_empty()
+        );
+        assert!(index.tick(at(100)).is_empty());
+    }
+
+    #[test]
+    fn a_pull_error_waits_out_its_grace_then_fails_on_a_tick() {
+        let mut index = synced(&["a"]);
+        let out = index.apply_pod(Event::Apply(pod("a", "p-1", Some("ErrImagePull"))), at(0));
+        assert_eq!(
+            describe(&out),
+            ["sandbox:a", "event:a"],
+            "the message changed, and the reason is announced"
+        );
+        assert_eq!(phase(&index, "a"), "provisioning");
+        // The kubelet alternates the two reasons; the grace runs from the first.
+        let out = index.apply_pod(Event::Apply(pod("a", "p-1", Some("ImagePullBackOff"))), at(10));
+        assert_eq!(describe(&out), ["sandbox:a", "event:a"]);
+        assert!(index.tick(at(20)).is_empty(), "nothing changes within the grace");
+        let grace = PULL_GRACE.as_secs() as i64;
+        assert_eq!(describe(&index.tick(at(grace))), ["sandbox:a"]);
+        assert_eq!(phase(&index, "a"), "error");
+        assert_eq!(ready_reason(&index, "a"), "ImagePullBackOff");
+    }
+
+    #[test]
+    fn a_pull_that_clears_goes_back_to_the_controllers_view() {
+        let mut index = synced(&["a"]);
+        index.apply_pod(Event::Apply(pod("a", "p-1", Some("ErrImagePull"))), at(0));
+        let out = index.apply_pod(Event::Apply(pod("a", "p-1", None)), at(5));
+        assert_eq!(describe(&out), ["sandbox:a"]);
+        let view = index.get("a").expect("known");
+        assert_eq!(
+            view.snapshot.status.as_ref().map(|s| &s.conditions),
+            Some(&view.controller_conditions)
+        );
+        assert!(index.tick(at(1000)).is_empty());
+    }
+
+    #[test]
+    fn a_pod_seen_before_its_sandbox_applies_when_the_sandbox_arrives() {
+        let mut index = synced(&[]);
+        assert!(
+            index
+                .apply_pod(Event::Apply(pod("a", "p-1", Some("InvalidImageName"))), at(0))
+                .is_empty()
+        );
+        let out = index.apply_at(Event::Apply(sandbox("a", "uid-a", "False")), at(1));
+        assert_eq!(describe(&out), ["sandbox:a", "event:a"]);
+        assert_eq!(phase(&index, "a"), "error");
+    }
+
+    #[test]
+    fn a_deleted_or_vanished_pod_stops_counting() {
+        let mut index = synced(&["a", "b"]);
+        index.apply_pod(Event::Apply(pod("a", "p-a", Some("ErrImageNeverPull"))), at(0));
+        index.apply_pod(Event::Apply(pod("b", "p-b", Some("ErrImageNeverPull"))), at(0));
+        // A Delete of an older pod (recreated meanwhile) does not clear the new one's failure.
+        assert!(
+            index
+                .apply_pod(Event::Delete(pod("a", "p-old", None)), at(1))
+                .is_empty()
+        );
+        assert_eq!(
+            describe(&index.apply_pod(Event::Delete(pod("a", "p-a", None)), at(1))),
+            ["sandbox:a"]
+        );
+        assert_eq!(phase(&index, "a"), "provisioning");
+        index.apply_pod(Event::Init, at(2));
+        assert_eq!(describe(&index.apply_pod(Event::InitDone, at(2))), ["sandbox:b"]);
+        assert_eq!(phase(&index, "b"), "provisioning");
+        // A new pod of the same sandbox (new uid) is announced again.
+        let out = index.apply_pod(Event::Apply(pod("b", "p-b2", Some("ErrImageNeverPull"))), at(3));
+        assert_eq!(describe(&out), ["sandbox:b", "event:b"]);
+    }
+}

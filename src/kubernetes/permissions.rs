@@ -51,7 +51,7 @@ const fn named(mut permission: Permission, object: NamedObject) -> Permission {
     permission
 }
 
-const SANDBOX_RULES: [Permission; 9] = [
+const SANDBOX_RULES: [Permission; 11] = [
     p(
         "get",
         "agents.x-k8s.io",
@@ -73,6 +73,8 @@ const SANDBOX_RULES: [Permission; 9] = [
     p("create", "", "secrets", true, "the sandbox token Secret"),
     p("list", "", "events", true, "platform events"),
     p("watch", "", "events", true, "platform events"),
+    p("list", "", "pods", true, "why a sandbox's pod cannot start"),
+    p("watch", "", "pods", true, "why a sandbox's pod cannot start"),
 ];
 
 /// The client TLS Secret is read (its three keys checked before a create) by name only.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Node, Secret};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Node, Pod, Secret};
 use kube::api::{
     Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
 };
@@ -34,6 +34,8 @@ use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, Sandbox
 const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(10);
 /// How long a sandbox call waits for a backend that is not ready yet.
 const STARTUP_WAIT: Duration = Duration::from_secs(2);
+/// How often pod-failure graces are re-evaluated.
+const GRACE_TICK: Duration = Duration::from_secs(5);
 
 pub struct KubeProvisioner {
     config: Arc<DriverConfig>,
@@ -62,12 +64,13 @@ impl KubeProvisioner {
             timeout: config.kube_api_timeout,
             metrics: metrics.clone(),
         };
+        let unschedulable_timeout = config.unschedulable_timeout;
         let this = Arc::new(Self {
             config,
             kube,
             backend: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
             api: watch::channel(None).0,
-            cache: SandboxCache::new(metrics.clone()),
+            cache: SandboxCache::with_unschedulable_timeout(metrics.clone(), unschedulable_timeout),
             enricher,
             metrics,
             shutdown,
@@ -89,6 +92,8 @@ impl KubeProvisioner {
                     self.backend.send_replace(Readiness::Ready);
                     tokio::spawn(Arc::clone(&self).watch_sandboxes(version));
                     tokio::spawn(Arc::clone(&self).watch_events());
+                    tokio::spawn(Arc::clone(&self).watch_pods());
+                    tokio::spawn(Arc::clone(&self).tick_graces());
                     return;
                 }
                 Ok(SandboxApiState::Missing) => Readiness::Misconfigured(CRD_MISSING_MESSAGE.into()),
@@ -141,6 +146,42 @@ impl KubeProvisioner {
                 Some(Ok(event)) => self.cache.apply(event),
                 Some(Err(e)) => tracing::warn!(error = %e, "Sandbox watch failed; retrying with backoff"),
                 None => return,
+            }
+        }
+    }
+
+    /// The Pods of our Sandboxes (same ownership labels): why a pod cannot start
+    /// (docs/pod-failures.md). Relists and errors never end it, as for Sandboxes.
+    async fn watch_pods(self: Arc<Self>) {
+        let api: Api<Pod> = match self.config.workspace_mode {
+            WorkspaceMode::Shared => Api::namespaced(self.kube.client.clone(), &self.config.namespace),
+            WorkspaceMode::Managed => Api::all(self.kube.client.clone()),
+        };
+        let config = watcher::Config::default().labels(&ownership_selector(&self.config.gateway_id));
+        let mut stream = watcher(api, config).default_backoff().boxed();
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                _ = shutdown.changed() => return,
+            };
+            match next {
+                Some(Ok(event)) => self.cache.apply_pod(event),
+                Some(Err(e)) => tracing::warn!(error = %e, "Pod watch failed; retrying with backoff"),
+                None => return,
+            }
+        }
+    }
+
+    /// Ends pod-failure graces on time, without waiting for a Kubernetes event.
+    async fn tick_graces(self: Arc<Self>) {
+        let mut interval = tokio::time::interval(GRACE_TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = interval.tick() => self.cache.tick(),
+                _ = shutdown.changed() => return,
             }
         }
     }

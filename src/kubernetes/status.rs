@@ -47,6 +47,9 @@ pub struct SandboxView {
     pub uid: String,
     /// `Suspended=True`: the workload is really stopped.
     pub suspended: bool,
+    /// The conditions as the controller wrote them, before the pod's failure (if any) is laid
+    /// over the snapshot's `Ready` condition (see `pod_status`).
+    pub controller_conditions: Vec<DriverCondition>,
 }
 
 impl SandboxView {
@@ -121,7 +124,7 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
         .conditions
         .iter()
         .any(|c| c.type_ == "Suspended" && c.status == "True");
-    let conditions = status
+    let conditions: Vec<DriverCondition> = status
         .conditions
         .iter()
         .map(|c| DriverCondition {
@@ -143,7 +146,7 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
             instance_id: instance_id.clone(),
             agent_fd: String::new(),
             sandbox_fd: String::new(),
-            conditions,
+            conditions: conditions.clone(),
             deleting: obj.metadata.deletion_timestamp.is_some(),
         }),
     };
@@ -161,6 +164,7 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
         object_name,
         uid: obj.metadata.uid.clone().unwrap_or_default(),
         suspended,
+        controller_conditions: conditions,
     })
 }
 

@@ -37,6 +37,9 @@ impl ImagePullPolicy {
     }
 }
 
+/// The ServiceAccount the driver creates for sandbox pods in managed workspace namespaces.
+pub const MANAGED_SANDBOX_SERVICE_ACCOUNT: &str = "openshell-sandbox";
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 2m, 1500ms)"))
 }
@@ -228,7 +231,9 @@ pub struct DriverConfig {
     )]
     pub supervisor_mount_path: String,
 
-    /// ServiceAccount of sandbox pods (the namespace's default when empty).
+    /// ServiceAccount of sandbox pods. Empty: `openshell-sandbox` in managed mode (the driver
+    /// creates it in each workspace namespace), the namespace's `default` in shared mode. In shared
+    /// mode a named one must exist: a create is FAILED_PRECONDITION otherwise.
     #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_SERVICE_ACCOUNT", default_value = "")]
     pub sandbox_service_account: String,
 
@@ -390,6 +395,13 @@ impl DriverConfig {
             .unwrap_or_else(|e| panic!("driver defaults do not parse: {e}"));
         config.gateway_endpoint = OFFLINE_GATEWAY_ENDPOINT.into();
         config
+    }
+
+    /// Fills in the defaults that depend on the workspace mode (call once, after parsing).
+    pub fn resolve_mode_defaults(&mut self) {
+        if self.workspace_mode == WorkspaceMode::Managed && self.sandbox_service_account.is_empty() {
+            self.sandbox_service_account = MANAGED_SANDBOX_SERVICE_ACCOUNT.into();
+        }
     }
 
     /// What `serve` refuses to start with: a driver that cannot work must not look as if it could.

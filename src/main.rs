@@ -61,7 +61,8 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: DriverConfig) -> anyhow::Result<()> {
+async fn serve(mut config: DriverConfig) -> anyhow::Result<()> {
+    config.resolve_mode_defaults();
     config.check_serve().map_err(anyhow::Error::msg)?;
     telemetry::init(config.log_format, &config.log_level)?;
     let config = Arc::new(config);

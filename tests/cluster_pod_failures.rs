@@ -158,3 +158,142 @@ async fn an_unschedulable_pod_is_an_event_at_once_and_an_error_after_the_timeout
     let (_, message) = ready_reason(&failed).expect("Ready");
     assert!(message.contains("nvidia.com/gpu"), "{message}");
 }
+
+/// Polls for the controller's Pod of `name` in `namespace`.
+async fn pod_in(kube: &kube::Client, namespace: &str, name: &str) -> k8s_openapi::api::core::v1::Pod {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(kube.clone(), namespace);
+    eventually(READY_WITHIN, "the controller's Pod", || async {
+        pods.get_opt(name).await.ok().flatten()
+    })
+    .await
+}
+
+fn pod_service_account(pod: &k8s_openapi::api::core::v1::Pod) -> Option<String> {
+    pod.spec.as_ref()?.service_account_name.clone()
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (hack/test-integration.sh)"]
+async fn managed_mode_gives_each_workspace_the_sandbox_service_account() {
+    use common::cluster::{CLIENT_TLS_SECRET, Cluster, unique_namespace};
+    let cluster = Cluster::from_env();
+    let home = unique_namespace("t3sa");
+    cluster.create_namespace(&home);
+    cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = cluster.driver_identity_from("deploy/rbac-managed.yaml", &home, dir.path(), None);
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let prefix = format!("{home}-");
+    let driver = DriverProcess::start(
+        &[
+            "--workspace-mode",
+            "managed",
+            "--workspace-namespace-prefix",
+            &prefix,
+            "--gateway-id",
+            &home,
+            "--namespace",
+            &home,
+            "--gateway-endpoint",
+            "https://gateway.test:8443",
+            "--client-tls-secret",
+            CLIENT_TLS_SECRET,
+        ],
+        &[("KUBECONFIG", &kubeconfig)],
+    )
+    .await;
+    let kube = cluster.client().await;
+    let mut client = driver.client().await;
+    let mut request = sandbox_request(&new_id(), "sa");
+    request.workspace = "team".into();
+    validate_and_create(&mut client, request).await;
+    let namespace = format!("{prefix}team");
+    let accounts: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        kube::Api::namespaced(kube.clone(), &namespace);
+    let account = accounts
+        .get("openshell-sandbox")
+        .await
+        .expect("the sandbox ServiceAccount");
+    let labels = account.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels.get("openshell.ai/managed-by").map(String::as_str),
+        Some("openshell")
+    );
+    assert_eq!(labels.get("openshell.ai/gateway-id"), Some(&home));
+    assert_eq!(account.automount_service_account_token, Some(false));
+    let pod = pod_in(&kube, &namespace, "sa").await;
+    assert_eq!(pod_service_account(&pod).as_deref(), Some("openshell-sandbox"));
+    // A second sandbox in the same workspace: the existing account is fine.
+    let mut again = sandbox_request(&new_id(), "sa2");
+    again.workspace = "team".into();
+    validate_and_create(&mut client, again).await;
+    for name in [namespace.as_str(), home.as_str()] {
+        let _ = cluster.try_kubectl(&["delete", "namespace", name, "--wait=false"], None);
+    }
+    let _ = cluster.try_kubectl(
+        &[
+            "delete",
+            "clusterrole,clusterrolebinding",
+            &format!("openshell-driver-{home}"),
+            "--wait=false",
+        ],
+        None,
+    );
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (hack/test-integration.sh)"]
+async fn shared_mode_refuses_a_create_without_the_sandbox_service_account() {
+    let env = Env::start_with(None, &["--sandbox-service-account", "openshell-sandbox"]).await;
+    // As deploy/rbac.yaml says: the Role names the configured ServiceAccount.
+    let ns = env.namespace.as_str();
+    env.cluster.kubectl(
+        &[
+            "create",
+            "role",
+            "sandbox-sa",
+            "-n",
+            ns,
+            "--verb=get",
+            "--resource=serviceaccounts",
+            "--resource-name=openshell-sandbox",
+        ],
+        None,
+    );
+    env.cluster.kubectl(
+        &[
+            "create",
+            "rolebinding",
+            "sandbox-sa",
+            "-n",
+            ns,
+            "--role=sandbox-sa",
+            &format!("--serviceaccount={ns}:openshell-driver"),
+        ],
+        None,
+    );
+    let client = env.driver.client().await;
+    let id = new_id();
+    let refused = eventually(READY_WITHIN, "FAILED_PRECONDITION naming the ServiceAccount", || {
+        let mut client = client.clone();
+        let id = id.clone();
+        async move {
+            let e = client
+                .create_sandbox(CreateSandboxRequest {
+                    sandbox: Some(sandbox_request(&id, "nosa")),
+                })
+                .await
+                .expect_err("refused");
+            // The Role is seen by the authorizer shortly after it is made.
+            (e.code() == tonic::Code::FailedPrecondition).then_some(e)
+        }
+    })
+    .await;
+    assert!(refused.message().contains("openshell-sandbox"), "{}", refused.message());
+    env.assert_nothing_written().await;
+    env.cluster
+        .kubectl(&["create", "serviceaccount", "openshell-sandbox", "-n", ns], None);
+    env.create(&id, "nosa").await;
+    let pod = pod_in(&env.kube, ns, "default--nosa").await;
+    assert_eq!(pod_service_account(&pod).as_deref(), Some("openshell-sandbox"));
+}

@@ -152,6 +152,9 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             // Without a client TLS Secret the driver reads none.
             NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
             NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
+            NamedObject::SandboxServiceAccount => Some(crate::kubernetes::render::sandbox_service_account(
+                &config.sandbox_service_account,
+            )),
         };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
@@ -229,6 +232,7 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
             Err(e) => line("client-tls", Verdict::Warn, format!("{name}: cannot tell ({e})")),
         });
     }
+    lines.push(service_account_line(kube, config).await);
     lines.push(match config.sandbox_auth {
         SandboxAuth::ServiceAccount => line(
             "sandbox-auth",
@@ -246,6 +250,40 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
         ),
     });
     lines
+}
+
+/// The sandbox pods' ServiceAccount: made by the driver in managed mode, required in shared mode.
+async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
+    let name = crate::kubernetes::render::sandbox_service_account(&config.sandbox_service_account);
+    if config.workspace_mode == crate::config::WorkspaceMode::Managed {
+        return line(
+            "sandbox-service-account",
+            Verdict::Pass,
+            format!("{name}: created by the driver in each workspace namespace"),
+        );
+    }
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(kube.client.clone(), &config.namespace);
+    match kube.call("get", "serviceaccounts", accounts.get(&name)).await {
+        Ok(_) => line(
+            "sandbox-service-account",
+            Verdict::Pass,
+            format!("{name} exists in {}", config.namespace),
+        ),
+        Err(DriverError::NotFound(_)) => line(
+            "sandbox-service-account",
+            Verdict::Fail,
+            format!(
+                "{name} (--sandbox-service-account) does not exist in {}; creates fail until it does",
+                config.namespace
+            ),
+        ),
+        Err(e) => line(
+            "sandbox-service-account",
+            Verdict::Warn,
+            format!("{name}: cannot tell ({e})"),
+        ),
+    }
 }
 
 /// Whether sandbox pods in the sandbox namespace would be admitted under the SCC.
@@ -379,7 +417,8 @@ pub fn render_text(lines: &[CheckLine]) -> String {
 }
 
 /// Prints the result; the caller exits non-zero when this returns false.
-pub async fn run(args: CheckArgs) -> anyhow::Result<bool> {
+pub async fn run(mut args: CheckArgs) -> anyhow::Result<bool> {
+    args.driver.resolve_mode_defaults();
     let client = kube::Client::try_default()
         .await
         .map_err(|e| anyhow::anyhow!("no Kubernetes configuration: {e}"))?;

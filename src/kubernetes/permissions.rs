@@ -27,6 +27,8 @@ pub enum NamedObject {
     SccGrantRole,
     /// The client TLS Secret (`--client-tls-secret`).
     ClientTlsSecret,
+    /// The sandbox pods' ServiceAccount (`--sandbox-service-account`).
+    SandboxServiceAccount,
 }
 
 const fn p(
@@ -99,6 +101,27 @@ const CLIENT_TLS_COPY: Permission = named(
         "the client TLS Secret's copy in workspace namespaces",
     ),
     NamedObject::ClientTlsSecret,
+);
+
+/// Shared mode: the sandbox ServiceAccount must exist before a create.
+const SANDBOX_SERVICE_ACCOUNT_READ: Permission = named(
+    p(
+        "get",
+        "",
+        "serviceaccounts",
+        true,
+        "the sandbox ServiceAccount exists (--sandbox-service-account)",
+    ),
+    NamedObject::SandboxServiceAccount,
+);
+
+/// Managed mode: the driver makes the sandbox ServiceAccount in each workspace namespace.
+const SANDBOX_SERVICE_ACCOUNT_CREATE: Permission = p(
+    "create",
+    "",
+    "serviceaccounts",
+    false,
+    "the sandbox ServiceAccount in workspace namespaces",
 );
 
 const NODES: Permission = p("list", "", "nodes", false, "GPU capacity in ValidateSandboxCreate");
@@ -202,8 +225,12 @@ pub fn required(mode: WorkspaceMode, openshift: bool) -> Vec<Permission> {
         }
         all.extend(NAMESPACE_RULES);
         all.push(CLIENT_TLS_COPY);
-    } else if openshift {
-        all.push(SANDBOX_NAMESPACE_READ);
+        all.push(SANDBOX_SERVICE_ACCOUNT_CREATE);
+    } else {
+        all.push(SANDBOX_SERVICE_ACCOUNT_READ);
+        if openshift {
+            all.push(SANDBOX_NAMESPACE_READ);
+        }
     }
     all.push(NODES);
     if openshift {

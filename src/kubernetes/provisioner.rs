@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Node, Pod, Secret, ServiceAccount};
 use kube::api::{
     Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
 };
@@ -23,7 +23,9 @@ use crate::kubernetes::identity::{
     LABEL_GATEWAY_ID, LABEL_MANAGED_BY, LABEL_SANDBOX_ID, LABEL_WORKSPACE, MANAGED_BY, ownership_selector,
     workspace_namespace,
 };
-use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, gpu_count, owned_by_sandbox, render_sandbox};
+use crate::kubernetes::render::{
+    RenderedSandbox, SandboxApiVersion, gpu_count, owned_by_sandbox, render_sandbox, sandbox_service_account,
+};
 use crate::kubernetes::status::{SandboxView, sandbox_view};
 use crate::kubernetes::supervisor::{missing_tls_keys, require_token_source};
 use crate::kubernetes::validation::validate_public_name;
@@ -297,6 +299,53 @@ impl KubeProvisioner {
         }
     }
 
+    /// Managed mode: the sandbox pods' ServiceAccount in a workspace namespace, labelled as ours
+    /// and without an automounted token (the supervisor gets a projected one). One that exists
+    /// already (ours, or the operator's) is used as it is.
+    async fn ensure_service_account(&self, namespace: &str) -> Result<(), DriverError> {
+        let name = sandbox_service_account(&self.config.sandbox_service_account);
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.kube.client.clone(), namespace);
+        let account = ServiceAccount {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name),
+                namespace: Some(namespace.to_string()),
+                labels: Some(BTreeMap::from([
+                    (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+                    (LABEL_GATEWAY_ID.to_string(), self.config.gateway_id.clone()),
+                ])),
+                ..Default::default()
+            },
+            automount_service_account_token: Some(false),
+            ..Default::default()
+        };
+        match self
+            .kube
+            .call(
+                "create",
+                "serviceaccounts",
+                accounts.create(&PostParams::default(), &account),
+            )
+            .await
+        {
+            Ok(_) | Err(DriverError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Shared mode: the sandbox pods' ServiceAccount must exist, or the pod is never made.
+    async fn require_service_account(&self) -> Result<(), DriverError> {
+        let name = sandbox_service_account(&self.config.sandbox_service_account);
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.kube.client.clone(), &self.config.namespace);
+        match self.kube.call("get", "serviceaccounts", accounts.get(&name)).await {
+            Ok(_) => Ok(()),
+            Err(DriverError::NotFound(_)) => Err(DriverError::FailedPrecondition(format!(
+                "the sandbox ServiceAccount {name} (--sandbox-service-account) does not exist in namespace {}",
+                self.config.namespace
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
     fn is_ours(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         labels.is_some_and(|l| {
             l.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
@@ -477,9 +526,13 @@ impl SandboxProvisioner for KubeProvisioner {
         require_token_source(&sandbox.spec.clone().unwrap_or_default(), &self.config)?;
         let identity = rendered.identity.clone();
         let tls = self.client_tls_source().await?;
+        if self.config.workspace_mode == WorkspaceMode::Shared {
+            self.require_service_account().await?;
+        }
         // The namespace first: a platform enricher may read it (OpenShift: its SCC annotations).
         if self.config.workspace_mode == WorkspaceMode::Managed {
             self.ensure_namespace(&identity.workspace).await?;
+            self.ensure_service_account(&identity.namespace).await?;
             if let Some(source) = &tls {
                 self.copy_client_tls(source, &identity.namespace).await?;
             }
@@ -670,7 +723,9 @@ impl SandboxProvisioner for KubeProvisioner {
             WorkspaceMode::Shared => Ok(()),
             WorkspaceMode::Managed => {
                 self.ready_api().await?;
-                self.ensure_namespace(workspace).await
+                self.ensure_namespace(workspace).await?;
+                self.ensure_service_account(&workspace_namespace(&self.config, workspace))
+                    .await
             }
         }
     }

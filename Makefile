@@ -1,7 +1,7 @@
 # openshell-driver-openshift — see README.md. Every target works on a fresh machine.
 CARGO ?= cargo
 .DEFAULT_GOAL := build
-.PHONY: test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+.PHONY: bench-e2e test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
 
 build:
 	$(CARGO) build --locked
@@ -35,6 +35,10 @@ test-e2e:
 	hack/test-e2e.sh
 
 test-all: lint test test-integration test-e2e
+
+## Create → Ready through the real gateway on the real node, p50 over 10 sandboxes, split by step.
+bench-e2e:
+	E2E_TEST_ARGS="bench_ --nocapture" hack/test-e2e.sh
 
 ## The launcher, a small static binary (the agent container's entrypoint).
 launcher:

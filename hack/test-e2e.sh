@@ -29,5 +29,7 @@ fi
 "$here/e2e/run.sh" kubectl cordon node-plain node-gpu >/dev/null
 "$here/e2e/run.sh" kubectl taint nodes node-real openshell.test/node- >/dev/null 2>&1 || true
 t0=$(date +%s)
-"$here/e2e/run.sh" cargo test --locked --offline --test e2e -- --ignored --test-threads=1
+# E2E_TEST_ARGS: what to run (default: every test, no benchmark; make bench-e2e runs those).
+# shellcheck disable=SC2086
+"$here/e2e/run.sh" cargo test --locked --offline --test e2e -- --ignored --test-threads=1 ${E2E_TEST_ARGS:---skip bench_}
 echo "tier 4: ran in $(( $(date +%s) - t0 ))s"

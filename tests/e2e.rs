@@ -112,6 +112,8 @@ impl Tier4 {
             "kubernetes",
             "--metrics-bind-address",
             "",
+            "--log-format",
+            "json",
         ]
         .map(str::to_string)
         .to_vec();
@@ -540,4 +542,113 @@ fn an_image_cannot_choose_what_its_sandbox_enforces() {
     assert!(tier.cli(&["sandbox", "start", "hostile"]).status.success());
     check(&tier);
     tier.delete_and_check_clean("hostile");
+}
+
+/// Milliseconds between two instants.
+fn ms(from: Instant, to: Instant) -> f64 {
+    to.duration_since(from).as_secs_f64() * 1000.0
+}
+
+fn p50(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// The driver's own latency of each successful CreateSandbox, from its JSON log lines.
+fn create_latencies(driver_log: &str) -> Vec<f64> {
+    driver_log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["rpc"] == "CreateSandbox" && l["code"] == "Ok")
+        .filter_map(|l| l["latency_ms"].as_f64())
+        .collect()
+}
+
+/// Create → Ready through the real gateway, p50 over 10 sandboxes, split into the driver's
+/// create call, the pod scheduled, the agent container started and the supervisor's session
+/// (phase Ready). A benchmark: it prints and records, it asserts nothing about speed.
+#[test]
+#[ignore = "benchmark: make bench-e2e"]
+fn bench_create_to_ready() {
+    let tier = Tier4::start("service-account");
+    let agent = var("E2E_AGENT_IMAGE");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let kube = runtime.block_on(tier.cluster.client());
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(kube, &tier.namespace);
+    let (mut scheduled, mut started, mut ready, mut cli) = (vec![], vec![], vec![], vec![]);
+    for i in 0..10 {
+        let name = format!("bench{i}");
+        let object = Tier4::object_name(&name);
+        let t0 = Instant::now();
+        // The CLI waits for the sandbox; the pod is watched meanwhile.
+        let mut create = Command::new(bin_dir().join("openshell"))
+            .args([
+                "-g", "e2e", "sandbox", "create", "--name", &name, "--from", &agent, "--no-tty", "--detach",
+            ])
+            .args(["--", "sleep", "infinity"])
+            .env("XDG_CONFIG_HOME", tier.dir.path().join("cli"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cli runs");
+        let (mut t_sched, mut t_start, mut t_cli) = (None, None, None);
+        while (t_start.is_none() || t_cli.is_none()) && t0.elapsed() < READY_WITHIN {
+            if t_cli.is_none() && create.try_wait().expect("cli").is_some() {
+                t_cli = Some(Instant::now());
+            }
+            if let Some(pod) = runtime.block_on(pods.get_opt(&object)).ok().flatten() {
+                if t_sched.is_none() && pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() {
+                    t_sched = Some(Instant::now());
+                }
+                let running = pod
+                    .status
+                    .and_then(|s| s.container_statuses)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.name == "agent" && c.state.as_ref().and_then(|s| s.running.as_ref()).is_some());
+                if running && t_start.is_none() {
+                    t_start = Some(Instant::now());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = create.wait().expect("cli exits");
+        assert!(status.success(), "create {name}\n{}", tier.logs());
+        let t_cli = t_cli.unwrap_or_else(Instant::now);
+        tier.wait_ready(&name);
+        let t_ready = Instant::now();
+        let t_start = t_start.expect("container started");
+        cli.push(ms(t0, t_cli));
+        scheduled.push(ms(t0, t_sched.unwrap_or(t_start)));
+        started.push(ms(t0, t_start));
+        ready.push(ms(t0, t_ready));
+    }
+    let driver_create = create_latencies(&tier.log("driver"));
+    let rows = [
+        (
+            "driver CreateSandbox call (its own latency)",
+            p50(driver_create.clone()),
+        ),
+        ("CLI create returned", p50(cli)),
+        ("pod scheduled", p50(scheduled)),
+        ("agent container started (after 2 init containers)", p50(started)),
+        ("phase Ready (supervisor session open)", p50(ready.clone())),
+    ];
+    println!("\n| create → step, p50 over 10 sandboxes | ms |\n|---|---|");
+    for (what, v) in rows {
+        println!("| {what} | {v:.0} |");
+    }
+    let json = serde_json::json!({
+        "samples": 10,
+        "p50_ms": rows.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+        "ready_ms": ready,
+        "driver_create_ms": driver_create,
+    });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&json).expect("json")).expect("write");
+    println!("written to {}", out.display());
 }

@@ -583,8 +583,10 @@ async fn check_passes_with_the_documented_rbac_and_fails_without_a_permission() 
     assert_eq!(verdict_of(&lines, "sandbox-crd"), Some("pass"));
     assert_eq!(verdict_of(&lines, "controller"), Some("pass"), "{lines:?}");
     let permissions: Vec<_> = lines.iter().filter(|(c, _, _)| c.starts_with("permission ")).collect();
-    assert_eq!(permissions.len(), 10);
+    // 13: with pods list/watch (pod failures) and the sandbox ServiceAccount's get.
+    assert_eq!(permissions.len(), 13);
     assert!(permissions.iter().all(|(_, v, _)| v == "pass"), "{permissions:?}");
+    assert_eq!(verdict_of(&lines, "sandbox-service-account"), Some("pass"), "{lines:?}");
     let gpu = lines.iter().find(|(c, _, _)| c == "gpu-nodes").expect("gpu line");
     assert!(gpu.2.contains("node-gpu=2"), "{gpu:?}");
     assert_eq!(verdict_of(&lines, "gateway-endpoint"), Some("pass"));

@@ -35,6 +35,12 @@ struct Tier4 {
 
 impl Tier4 {
     fn start(auth: &str) -> Self {
+        Self::start_with(auth, false)
+    }
+
+    /// `managed`: a namespace per workspace (`openshell-<gateway id>-<workspace>`, the prefix the
+    /// gateway's ServiceAccount check accepts in managed mode), with the driver's managed RBAC.
+    fn start_with(auth: &str, managed: bool) -> Self {
         let cluster = Cluster::from_env();
         let namespace = unique_namespace("e2e");
         cluster.create_namespace(&namespace);
@@ -65,10 +71,16 @@ impl Tier4 {
             dir.path().join("gateway.toml"),
             format!(
                 "[openshell.gateway.gateway_jwt]\nsigning_key_path = {:?}\npublic_key_path = {:?}\nkid_path = {:?}\nttl_secs = 3600\n\n\
-                 [openshell.drivers.kubernetes]\nnamespace = {namespace:?}\nservice_account_name = \"default\"\n",
+                 [openshell.drivers.kubernetes]\nnamespace = {namespace:?}\nservice_account_name = {:?}\n{}",
                 p("jwt/signing.pem"),
                 p("jwt/public.pem"),
                 p("jwt/kid"),
+                if managed { "openshell-sandbox" } else { "default" },
+                if managed {
+                    format!("workspace_mode = \"managed\"\ngateway_id = {namespace:?}\n")
+                } else {
+                    String::new()
+                },
             ),
         )
         .expect("gateway config");
@@ -82,41 +94,54 @@ impl Tier4 {
             std::fs::copy(pki.join(from), cli_mtls.join(to)).expect("cli cert");
         }
         let socket = dir.path().join("driver/driver.sock");
-        let kubeconfig = cluster.driver_identity(&namespace, dir.path(), None);
-        let driver_args = [
-            "--socket",
-            &socket.display().to_string(),
-            "--kubeconfig-env",
-            &kubeconfig.display().to_string(),
-            "--namespace",
-            &namespace,
-            "--gateway-id",
-            &namespace,
-            "--gateway-endpoint",
-            &format!("https://{}:{port}", var("BRIDGE_IP")),
-            "--client-tls-secret",
-            "openshell-client-tls",
-            "--sandbox-auth",
-            auth,
-            "--supervisor-image",
-            &var("E2E_SUPERVISOR_IMAGE"),
-            "--launcher-image",
-            &var("E2E_LAUNCHER_IMAGE"),
-            "--default-image",
-            &var("E2E_AGENT_IMAGE"),
-            "--image-pull-policy",
-            "never",
-            "--app-armor-profile",
-            "unconfined",
-            "--platform",
-            "kubernetes",
-            "--metrics-bind-address",
-            "",
-            "--log-format",
-            "json",
-        ]
-        .map(str::to_string)
-        .to_vec();
+        let kubeconfig = if managed {
+            cluster.driver_identity_from("deploy/rbac-managed.yaml", &namespace, dir.path(), None)
+        } else {
+            cluster.driver_identity(&namespace, dir.path(), None)
+        };
+        let mode = if managed { "managed" } else { "shared" };
+        let prefix = format!("openshell-{namespace}-");
+        let mut driver_args = vec![
+            "--workspace-mode".to_string(),
+            mode.to_string(),
+            "--workspace-namespace-prefix".to_string(),
+            prefix,
+        ];
+        driver_args.extend(
+            [
+                "--socket",
+                &socket.display().to_string(),
+                "--kubeconfig-env",
+                &kubeconfig.display().to_string(),
+                "--namespace",
+                &namespace,
+                "--gateway-id",
+                &namespace,
+                "--gateway-endpoint",
+                &format!("https://{}:{port}", var("BRIDGE_IP")),
+                "--client-tls-secret",
+                "openshell-client-tls",
+                "--sandbox-auth",
+                auth,
+                "--supervisor-image",
+                &var("E2E_SUPERVISOR_IMAGE"),
+                "--launcher-image",
+                &var("E2E_LAUNCHER_IMAGE"),
+                "--default-image",
+                &var("E2E_AGENT_IMAGE"),
+                "--image-pull-policy",
+                "never",
+                "--app-armor-profile",
+                "unconfined",
+                "--platform",
+                "kubernetes",
+                "--metrics-bind-address",
+                "",
+                "--log-format",
+                "json",
+            ]
+            .map(str::to_string),
+        );
         let mut tier = Self {
             cluster,
             namespace,
@@ -469,6 +494,89 @@ fn service_account_identity_lifecycle_through_the_real_gateway() {
     assert!(stdout_of(&out).contains("alive"), "exec after restarts: {}", text(&out));
 
     tier.delete_and_check_clean("e2e");
+}
+
+#[test]
+#[ignore = "tier 4: needs the real node (make test-e2e)"]
+fn a_sandbox_that_cannot_start_says_why_at_once() {
+    let tier = Tier4::start("service-account");
+    // Not on the node, and never pulled (imagePullPolicy: Never).
+    let started = Instant::now();
+    let mut args = vec![
+        "sandbox",
+        "create",
+        "--name",
+        "absent",
+        "--from",
+        "openshell-e2e/absent:1",
+        "--no-tty",
+    ];
+    args.extend_from_slice(&["--detach", "--", "sleep", "infinity"]);
+    let out = tier.cli(&args);
+    let said = text(&out);
+    let took = started.elapsed();
+    assert!(!out.status.success(), "create fails: {said}");
+    assert!(
+        said.contains("ErrImageNeverPull"),
+        "the kubelet's reason reaches the CLI: {said}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "at once, not at the CLI's timeout: {took:?}"
+    );
+    eprintln!("absent image: create failed after {took:?}");
+    assert_eq!(tier.phase("absent"), "Error");
+    // A name the runtime refuses (upper case is not a valid repository).
+    let mut args = vec![
+        "sandbox",
+        "create",
+        "--name",
+        "badname",
+        "--from",
+        "openshell-e2e/Bad:1",
+        "--no-tty",
+    ];
+    args.extend_from_slice(&["--detach", "--", "sleep", "infinity"]);
+    let out = tier.cli(&args);
+    assert!(!out.status.success(), "create fails: {}", text(&out));
+    assert!(
+        text(&out).contains("InvalidImageName") || text(&out).to_lowercase().contains("invalid"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+#[ignore = "tier 4: needs the real node (make test-e2e)"]
+fn managed_workspaces_get_the_sandbox_service_account_the_gateway_accepts() {
+    let tier = Tier4::start_with("service-account", true);
+    tier.create("managed", &var("E2E_AGENT_IMAGE"), &["--env", "FOO=ws"]);
+    tier.wait_ready("managed");
+    assert!(
+        tier.log("gateway").contains("validated K8s SA token via TokenReview"),
+        "{}",
+        tier.logs()
+    );
+    let workspace_ns = format!("openshell-{}-default", tier.namespace);
+    let sa = tier.cluster.kubectl(
+        &[
+            "-n",
+            &workspace_ns,
+            "get",
+            "pod",
+            "managed",
+            "-o",
+            "jsonpath={.spec.serviceAccountName}",
+        ],
+        None,
+    );
+    assert_eq!(sa, "openshell-sandbox");
+    let out = tier.exec("managed", "echo FOO=$FOO");
+    assert!(stdout_of(&out).contains("FOO=ws"), "{}", text(&out));
+    assert!(tier.cli(&["sandbox", "delete", "managed"]).status.success());
+    let _ = tier
+        .cluster
+        .try_kubectl(&["delete", "namespace", &workspace_ns, "--wait=false"], None);
 }
 
 #[test]

@@ -629,7 +629,7 @@ async fn managed_mode_grants_the_scc_in_each_workspace_it_makes() {
     ))
     .expect("json");
     assert_eq!(binding["roleRef"]["name"], grant_role.as_str());
-    assert_eq!(binding["subjects"][0]["name"], "default");
+    assert_eq!(binding["subjects"][0]["name"], "openshell-sandbox");
     let cr: Value =
         serde_json::from_str(&cluster.kubectl(&["get", "sandbox", "worker", "-n", &workspace_ns, "-o", "json"], None))
             .expect("json");

@@ -175,33 +175,14 @@ fn pod_service_account(pod: &k8s_openapi::api::core::v1::Pod) -> Option<String> 
 #[tokio::test]
 #[ignore = "tier 3: needs the local cluster (hack/test-integration.sh)"]
 async fn managed_mode_gives_each_workspace_the_sandbox_service_account() {
-    use common::cluster::{CLIENT_TLS_SECRET, Cluster, unique_namespace};
-    let cluster = Cluster::from_env();
-    let home = unique_namespace("t3sa");
-    cluster.create_namespace(&home);
-    cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = cluster.driver_identity_from("deploy/rbac-managed.yaml", &home, dir.path(), None);
-    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
-    let prefix = format!("{home}-");
-    let driver = DriverProcess::start(
-        &[
-            "--workspace-mode",
-            "managed",
-            "--workspace-namespace-prefix",
-            &prefix,
-            "--gateway-id",
-            &home,
-            "--namespace",
-            &home,
-            "--gateway-endpoint",
-            "https://gateway.test:8443",
-            "--client-tls-secret",
-            CLIENT_TLS_SECRET,
-        ],
-        &[("KUBECONFIG", &kubeconfig)],
-    )
-    .await;
+    use common::tier3::ManagedEnv;
+    let ManagedEnv {
+        cluster,
+        home,
+        prefix,
+        driver,
+        _dir,
+    } = ManagedEnv::start("t3sa").await;
     let kube = cluster.client().await;
     let mut client = driver.client().await;
     let mut request = sandbox_request(&new_id(), "sa");

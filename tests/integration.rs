@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::cluster::{CLIENT_TLS_SECRET, Cluster, unique_namespace};
-use common::tier3::{Env, READY_WITHIN};
+use common::tier3::{Env, ManagedEnv, READY_WITHIN};
 use common::*;
 use kube::api::{Api, DynamicObject};
 use openshell_driver_openshift::kubernetes::client::sandbox_resource;
@@ -420,32 +420,13 @@ async fn a_missing_permission_is_permission_denied_naming_verb_and_resource() {
 #[tokio::test]
 #[ignore = "tier 3: needs the local cluster (make test-integration)"]
 async fn managed_mode_creates_namespaces_per_workspace_and_only_deletes_its_own() {
-    let cluster = Cluster::from_env();
-    let home = unique_namespace("t3m");
-    cluster.create_namespace(&home);
-    cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = cluster.driver_identity_from("deploy/rbac-managed.yaml", &home, dir.path(), None);
-    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
-    let prefix = format!("{home}-");
-    let driver = DriverProcess::start(
-        &[
-            "--workspace-mode",
-            "managed",
-            "--workspace-namespace-prefix",
-            &prefix,
-            "--gateway-id",
-            &home,
-            "--namespace",
-            &home,
-            "--gateway-endpoint",
-            "https://gateway.test:8443",
-            "--client-tls-secret",
-            CLIENT_TLS_SECRET,
-        ],
-        &[("KUBECONFIG", &kubeconfig)],
-    )
-    .await;
+    let ManagedEnv {
+        cluster,
+        home,
+        prefix,
+        driver,
+        _dir,
+    } = ManagedEnv::start("t3m").await;
     let kube = cluster.client().await;
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(kube.clone());
     let mut client = driver.client().await;

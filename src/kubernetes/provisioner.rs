@@ -113,7 +113,11 @@ impl KubeProvisioner {
         }
     }
 
-    fn events_in_scope(&self) -> Api<KubeEvent> {
+    /// The sandbox namespace in shared mode, every namespace in managed mode.
+    fn in_scope<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Api::namespaced(self.kube.client.clone(), &self.config.namespace),
             WorkspaceMode::Managed => Api::all(self.kube.client.clone()),
@@ -135,44 +139,22 @@ impl KubeProvisioner {
     /// The one Sandbox watch; relists (410 Gone, restarts) and errors never end it.
     async fn watch_sandboxes(self: Arc<Self>, version: SandboxApiVersion) {
         let config = watcher::Config::default().labels(&ownership_selector(&self.config.gateway_id));
-        let mut stream = watcher(self.sandboxes_in_scope(version), config)
-            .default_backoff()
-            .boxed();
-        let mut shutdown = self.shutdown.clone();
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                _ = shutdown.changed() => return,
-            };
-            match next {
-                Some(Ok(event)) => self.cache.apply(event),
-                Some(Err(e)) => tracing::warn!(error = %e, "Sandbox watch failed; retrying with backoff"),
-                None => return,
-            }
-        }
+        let stream = watcher(self.sandboxes_in_scope(version), config);
+        follow(stream, self.shutdown.clone(), "Sandbox", |event| {
+            self.cache.apply(event)
+        })
+        .await;
     }
 
     /// The Pods of our Sandboxes (same ownership labels): why a pod cannot start
-    /// (docs/pod-failures.md). Relists and errors never end it, as for Sandboxes.
+    /// (docs/pod-failures.md).
     async fn watch_pods(self: Arc<Self>) {
-        let api: Api<Pod> = match self.config.workspace_mode {
-            WorkspaceMode::Shared => Api::namespaced(self.kube.client.clone(), &self.config.namespace),
-            WorkspaceMode::Managed => Api::all(self.kube.client.clone()),
-        };
         let config = watcher::Config::default().labels(&ownership_selector(&self.config.gateway_id));
-        let mut stream = watcher(api, config).default_backoff().boxed();
-        let mut shutdown = self.shutdown.clone();
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                _ = shutdown.changed() => return,
-            };
-            match next {
-                Some(Ok(event)) => self.cache.apply_pod(event),
-                Some(Err(e)) => tracing::warn!(error = %e, "Pod watch failed; retrying with backoff"),
-                None => return,
-            }
-        }
+        let stream = watcher(self.in_scope::<Pod>(), config);
+        follow(stream, self.shutdown.clone(), "Pod", |event| {
+            self.cache.apply_pod(event)
+        })
+        .await;
     }
 
     /// Ends pod-failure graces on time, without waiting for a Kubernetes event.
@@ -191,21 +173,13 @@ impl KubeProvisioner {
     /// Kubernetes Events of our Sandboxes and Pods become platform events. Events already
     /// there at start (the initial list) are history, not progress, and are skipped.
     async fn watch_events(self: Arc<Self>) {
-        let api = self.events_in_scope();
-        let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
-        let mut shutdown = self.shutdown.clone();
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                _ = shutdown.changed() => return,
-            };
-            match next {
-                Some(Ok(watcher::Event::Apply(event))) => self.cache.publish_platform_event(&event),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!(error = %e, "Event watch failed; retrying with backoff"),
-                None => return,
+        let stream = watcher(self.in_scope::<KubeEvent>(), watcher::Config::default());
+        follow(stream, self.shutdown.clone(), "Event", |event| {
+            if let watcher::Event::Apply(event) = event {
+                self.cache.publish_platform_event(&event);
             }
-        }
+        })
+        .await;
     }
 
     /// The served Sandbox version, or why sandbox calls cannot be served now. A call made
@@ -466,6 +440,28 @@ impl KubeProvisioner {
             .await
         {
             tracing::error!(namespace = %created.namespace, name = %created.name, error = %e, "could not remove a half-created sandbox");
+        }
+    }
+}
+
+/// Feeds a watch to `apply` until shutdown. Errors back off and resume, relists included: a
+/// watch of the driver's never ends on its own.
+async fn follow<K>(
+    stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    mut shutdown: watch::Receiver<bool>,
+    what: &str,
+    mut apply: impl FnMut(watcher::Event<K>),
+) {
+    let mut stream = std::pin::pin!(stream.default_backoff());
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = shutdown.changed() => return,
+        };
+        match next {
+            Some(Ok(event)) => apply(event),
+            Some(Err(e)) => tracing::warn!(error = %e, "{what} watch failed; retrying with backoff"),
+            None => return,
         }
     }
 }

@@ -123,3 +123,51 @@ impl Drop for Env {
         );
     }
 }
+
+/// A driver in managed workspace mode under `deploy/rbac-managed.yaml`: its own namespace
+/// (`home`, holding the client TLS Secret) and workspaces `{home}-{workspace}`.
+pub struct ManagedEnv {
+    pub cluster: Cluster,
+    pub home: String,
+    pub prefix: String,
+    pub driver: DriverProcess,
+    pub _dir: tempfile::TempDir,
+}
+
+impl ManagedEnv {
+    pub async fn start(tag: &str) -> Self {
+        let cluster = Cluster::from_env();
+        let home = unique_namespace(tag);
+        cluster.create_namespace(&home);
+        cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = cluster.driver_identity_from("deploy/rbac-managed.yaml", &home, dir.path(), None);
+        let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+        let prefix = format!("{home}-");
+        let driver = DriverProcess::start(
+            &[
+                "--workspace-mode",
+                "managed",
+                "--workspace-namespace-prefix",
+                &prefix,
+                "--gateway-id",
+                &home,
+                "--namespace",
+                &home,
+                "--gateway-endpoint",
+                "https://gateway.test:8443",
+                "--client-tls-secret",
+                CLIENT_TLS_SECRET,
+            ],
+            &[("KUBECONFIG", &kubeconfig)],
+        )
+        .await;
+        Self {
+            cluster,
+            home,
+            prefix,
+            driver,
+            _dir: dir,
+        }
+    }
+}

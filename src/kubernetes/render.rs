@@ -539,8 +539,7 @@ fn resources(
         requests.extend(raw.requests.clone());
         limits.extend(raw.limits.clone());
     }
-    if let Some(gpu) = spec.resource_requirements.as_ref().and_then(|r| r.gpu.as_ref()) {
-        let count = gpu_count(gpu)?;
+    if let Some(count) = requested_gpus(spec)? {
         limits.insert(GPU_RESOURCE.to_string(), count.to_string());
     }
     for (name, limit) in &limits {
@@ -569,14 +568,18 @@ fn resources(
     })
 }
 
-/// A GPU request without a count means one GPU; zero is a mistake.
-pub fn gpu_count(gpu: &crate::proto::GpuResourceRequirements) -> Result<u32, DriverError> {
+/// The GPUs `spec` asks for, if any. A GPU request without a count means one GPU; zero is a
+/// mistake.
+pub fn requested_gpus(spec: &crate::proto::DriverSandboxSpec) -> Result<Option<u32>, DriverError> {
+    let Some(gpu) = spec.resource_requirements.as_ref().and_then(|r| r.gpu.as_ref()) else {
+        return Ok(None);
+    };
     match gpu.count {
-        None => Ok(1),
+        None => Ok(Some(1)),
         Some(0) => Err(DriverError::invalid(
             "resource_requirements.gpu.count must be at least 1",
         )),
-        Some(n) => Ok(n),
+        Some(n) => Ok(Some(n)),
     }
 }
 
@@ -608,3 +611,7 @@ pub fn owned_by_sandbox(api: SandboxApiVersion, name: &str, uid: &str) -> OwnerR
         block_owner_deletion: Some(false),
     }
 }
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

@@ -6,28 +6,30 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::ResourceExt;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::watcher;
 use tokio::sync::watch;
 
 use crate::config::{DriverConfig, PlatformMode, WorkspaceMode};
-use crate::enricher::{CreatedSandbox, PlatformEnricher, PlatformEvents};
 use crate::error::DriverError;
 use crate::kubernetes::client::KubeCalls;
-use crate::kubernetes::identity::{LABEL_GATEWAY_ID, LABEL_MANAGED_BY, MANAGED_BY, identity_of, ownership_selector};
-use crate::kubernetes::render::{SandboxManifest, owned_by_sandbox};
+use crate::kubernetes::enricher::{CreatedSandbox, PlatformEnricher, PlatformEvents};
+use crate::kubernetes::identity::Ownership;
+use crate::kubernetes::render::{RenderedSandbox, owned_by_sandbox};
 use crate::kubernetes::status::SandboxView;
+use crate::kubernetes::watch::follow;
 use crate::metrics::DriverMetrics;
-use crate::openshift::detect::{
-    PlatformFacts, ROUTE_GROUP_VERSION, ROUTE_PLURAL, SCC_GROUP_VERSION, SCC_PLURAL, openshift_active, selinux_choice,
-};
+use crate::openshift::api::{ROUTE_PLURAL, SCC_GROUP, SCC_PLURAL, route_resource, scc_resource};
+use crate::openshift::companions::companions;
+use crate::openshift::decision::{Applies, decide};
+use crate::openshift::detect::{PlatformFacts, openshift_active, selinux_choice};
 use crate::openshift::expose::{EXPOSE_KEY, exposure_of};
 use crate::openshift::namespace::{NamespaceSecurity, allocation_pending, is_selinux_type, namespace_security};
-use crate::openshift::pod::{OpenShiftPlan, apply_plan, companions, expose_names, plan, sandbox_service_account};
+use crate::openshift::pod::{OpenShiftPlan, apply_plan, expose_names, sandbox_service_account};
 use crate::openshift::routes::{RouteState, new_rejections, rejection_event, route_state};
 use crate::openshift::scc::{scc_grant, scc_problems};
 use crate::proto::DriverSandbox;
@@ -94,12 +96,12 @@ impl OpenShiftEnricher {
                 .await?;
             list.items
                 .iter()
-                .filter_map(|n| n.metadata.labels.as_ref()?.get(label).cloned())
+                .filter_map(|n| n.labels().get(label).cloned())
                 .collect()
         };
         Ok(PlatformFacts {
-            scc_api: self.kube.serves(SCC_GROUP_VERSION, SCC_PLURAL).await?,
-            route_api: self.kube.serves(ROUTE_GROUP_VERSION, ROUTE_PLURAL).await?,
+            scc_api: self.kube.serves(&scc_resource().api_version, SCC_PLURAL).await?,
+            route_api: self.kube.serves(&route_resource().api_version, ROUTE_PLURAL).await?,
             selinux_labels,
         })
     }
@@ -140,51 +142,36 @@ impl OpenShiftEnricher {
         }
     }
 
-    fn route_api(&self) -> ApiResource {
-        ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("route.openshift.io", "v1", "Route"),
-            ROUTE_PLURAL,
-        )
-    }
-
     fn routes_in(&self, namespace: &str) -> Api<DynamicObject> {
-        Api::namespaced_with(self.kube.client.clone(), namespace, &self.route_api())
+        Api::namespaced_with(self.kube.client.clone(), namespace, &route_resource())
     }
 
-    async fn watch_routes(self: Arc<Self>, events: PlatformEvents, mut shutdown: watch::Receiver<bool>) {
+    async fn watch_routes(self: Arc<Self>, events: PlatformEvents, shutdown: watch::Receiver<bool>) {
         let api = match self.config.workspace_mode {
             WorkspaceMode::Shared => self.routes_in(&self.config.namespace),
-            WorkspaceMode::Managed => Api::all_with(self.kube.client.clone(), &self.route_api()),
+            WorkspaceMode::Managed => Api::all_with(self.kube.client.clone(), &route_resource()),
         };
-        let config = watcher::Config::default().labels(&ownership_selector(&self.config.gateway_id));
-        let mut stream = watcher(api, config).default_backoff().boxed();
+        let config = watcher::Config::default().labels(&Ownership::new(&self.config.gateway_id).selector());
         // Ids seen in the relist under way; Routes deleted during an outage are dropped at its end.
         let mut relisted = std::collections::HashSet::new();
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                _ = shutdown.changed() => return,
-            };
-            match next {
-                Some(Ok(watcher::Event::Init)) => relisted.clear(),
-                Some(Ok(watcher::Event::InitApply(route))) => {
-                    if let Some(id) = self.route_changed(&route, &events) {
-                        relisted.insert(id);
-                    }
+        follow(watcher(api, config), shutdown, "Route", |event| match event {
+            watcher::Event::Init => relisted.clear(),
+            watcher::Event::InitApply(route) => {
+                if let Some(id) = self.route_changed(&route, &events) {
+                    relisted.insert(id);
                 }
-                Some(Ok(watcher::Event::InitDone)) => self.routes_mut().retain(|id, _| relisted.contains(id)),
-                Some(Ok(watcher::Event::Apply(route))) => {
-                    self.route_changed(&route, &events);
-                }
-                Some(Ok(watcher::Event::Delete(route))) => {
-                    if let Some(state) = serde_json::to_value(&route).ok().as_ref().and_then(route_state) {
-                        self.routes_mut().remove(&state.sandbox_id);
-                    }
-                }
-                Some(Err(e)) => tracing::warn!(error = %e, "Route watch failed; retrying with backoff"),
-                None => return,
             }
-        }
+            watcher::Event::InitDone => self.routes_mut().retain(|id, _| relisted.contains(id)),
+            watcher::Event::Apply(route) => {
+                self.route_changed(&route, &events);
+            }
+            watcher::Event::Delete(route) => {
+                if let Some(state) = serde_json::to_value(&route).ok().as_ref().and_then(route_state) {
+                    self.routes_mut().remove(&state.sandbox_id);
+                }
+            }
+        })
+        .await;
     }
 
     fn routes_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, RouteState>> {
@@ -215,36 +202,18 @@ impl OpenShiftEnricher {
             .ok_or_else(|| DriverError::Unavailable("platform discovery has not reached the API server yet".into()))
     }
 
-    /// The plan for `request`, or `None` on plain Kubernetes (where exposure is refused).
-    async fn plan_for(&self, request: &DriverSandbox) -> Result<Option<OpenShiftPlan>, DriverError> {
-        let exposure = exposure_of(request, &self.config.openshift)?;
+    /// The plan for `rendered`, or `None` on plain Kubernetes (where exposure is refused).
+    async fn plan_for(
+        &self,
+        request: &DriverSandbox,
+        rendered: &RenderedSandbox,
+    ) -> Result<Option<OpenShiftPlan>, DriverError> {
         let facts = self.facts().await?;
-        if !openshift_active(self.mode(), &facts) {
-            if exposure.is_some() {
-                return Err(DriverError::FailedPrecondition(
-                    "platform_config.expose needs OpenShift Routes, and this driver runs on plain Kubernetes \
-                     (no security.openshift.io/v1 API, or --platform kubernetes); reach the sandbox through \
-                     ResolveSandboxEndpoint instead"
-                        .into(),
-                ));
-            }
+        let Some(applies) = decide(&self.config, &facts, request)? else {
             return Ok(None);
-        }
-        if exposure.is_some() && !facts.route_api {
-            return Err(DriverError::FailedPrecondition(
-                "platform_config.expose needs the route.openshift.io/v1 API, which this cluster does not serve".into(),
-            ));
-        }
-        let identity = identity_of(request, &self.config)?;
-        let namespace = self.namespace_security(&identity.namespace).await?;
-        let selinux = selinux_choice(&self.config.openshift, &facts);
-        Ok(Some(plan(
-            &self.config,
-            &self.config.sandbox_service_account,
-            &namespace,
-            selinux.as_ref(),
-            exposure,
-        )))
+        };
+        let security = self.namespace_security(&rendered.identity.namespace).await?;
+        Ok(Some(applies.plan(&self.config, &facts, &security)))
     }
 
     /// A namespace that does not exist yet (managed mode, before its first sandbox) has no
@@ -259,13 +228,10 @@ impl OpenShiftEnricher {
                 Err(DriverError::NotFound(_)) => return Ok(NamespaceSecurity::default()),
                 Err(e) => return Err(e),
             };
-            let annotations = ns.metadata.annotations.unwrap_or_default();
-            let age = ns
-                .metadata
-                .creation_timestamp
-                .map_or(i64::MAX, |t| age_secs(t.0.as_second()));
-            if !allocation_pending(&annotations, age) || tokio::time::Instant::now() >= deadline {
-                return namespace_security(name, &annotations);
+            let annotations = ns.annotations();
+            let age = ns.creation_timestamp().map_or(i64::MAX, |t| age_secs(t.0.as_second()));
+            if !allocation_pending(annotations, age) || tokio::time::Instant::now() >= deadline {
+                return namespace_security(name, annotations);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -286,11 +252,7 @@ impl OpenShiftEnricher {
     async fn check_scc_admits(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
         let scc_name = &plan.scc;
         let grant = Self::grant_command(namespace, plan);
-        let resource = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("security.openshift.io", "v1", "SecurityContextConstraints"),
-            SCC_PLURAL,
-        );
-        let sccs: Api<DynamicObject> = Api::all_with(self.kube.client.clone(), &resource);
+        let sccs: Api<DynamicObject> = Api::all_with(self.kube.client.clone(), &scc_resource());
         let scc = match self
             .kube
             .call("get", "securitycontextconstraints", sccs.get(scc_name))
@@ -331,7 +293,7 @@ impl OpenShiftEnricher {
                     "system:authenticated".into(),
                 ]),
                 resource_attributes: Some(ResourceAttributes {
-                    group: Some("security.openshift.io".into()),
+                    group: Some(SCC_GROUP.into()),
                     resource: Some(SCC_PLURAL.into()),
                     verb: Some("use".into()),
                     name: Some(scc_name.clone()),
@@ -366,14 +328,7 @@ impl OpenShiftEnricher {
     pub async fn scc_preflight(&self, namespace: &str) -> Result<(), DriverError> {
         let facts = self.facts().await.unwrap_or_default();
         let security = self.namespace_security(namespace).await?;
-        let selinux = selinux_choice(&self.config.openshift, &facts);
-        let plan = plan(
-            &self.config,
-            &self.config.sandbox_service_account,
-            &security,
-            selinux.as_ref(),
-            None,
-        );
+        let plan = Applies { exposure: None }.plan(&self.config, &facts, &security);
         self.check_scc(namespace, &plan).await
     }
 
@@ -390,10 +345,7 @@ impl OpenShiftEnricher {
             Err(DriverError::FailedPrecondition(_)) => {}
             other => return other,
         }
-        let labels = BTreeMap::from([
-            (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
-            (LABEL_GATEWAY_ID.to_string(), self.config.gateway_id.clone()),
-        ]);
+        let labels = Ownership::new(&self.config.gateway_id).labels();
         let binding = scc_grant(
             namespace,
             &plan.service_account,
@@ -421,16 +373,20 @@ impl OpenShiftEnricher {
         }
     }
 
-    async fn create_companions(&self, request: &DriverSandbox, created: &CreatedSandbox) -> Result<(), DriverError> {
+    async fn create_companions(
+        &self,
+        request: &DriverSandbox,
+        rendered: &RenderedSandbox,
+        created: &CreatedSandbox,
+    ) -> Result<(), DriverError> {
         // `enrich` has checked everything already; only an exposed sandbox has companions.
         let Some(exposure) = exposure_of(request, &self.config.openshift)? else {
             return Ok(());
         };
-        let identity = identity_of(request, &self.config)?;
         let owner = owned_by_sandbox(created.api, &created.name, &created.uid);
         let service_account = sandbox_service_account(&self.config.sandbox_service_account);
         let made = companions(
-            &identity,
+            &rendered.identity,
             &self.config.gateway_id,
             &exposure,
             &service_account,
@@ -506,10 +462,6 @@ fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
-fn object_name(manifest: &SandboxManifest) -> String {
-    manifest.metadata.name.clone().unwrap_or_default()
-}
-
 /// A create retried after a partial failure finds its own object again.
 fn tolerate_existing<T>(result: Result<T, DriverError>) -> Result<(), DriverError> {
     match result {
@@ -528,10 +480,6 @@ fn cookie_secret() -> Result<String, DriverError> {
 
 #[async_trait::async_trait]
 impl PlatformEnricher for OpenShiftEnricher {
-    fn name(&self) -> &'static str {
-        "openshift"
-    }
-
     fn start(self: Arc<Self>, events: PlatformEvents, shutdown: watch::Receiver<bool>) {
         if self.mode() != PlatformMode::Kubernetes {
             tokio::spawn(self.discovery_loop(events, shutdown));
@@ -542,35 +490,41 @@ impl PlatformEnricher for OpenShiftEnricher {
         &[EXPOSE_KEY]
     }
 
-    async fn validate(&self, request: &DriverSandbox, manifest: &SandboxManifest) -> Result<(), DriverError> {
-        let Some(plan) = self.plan_for(request).await? else {
+    async fn validate(&self, request: &DriverSandbox, rendered: &RenderedSandbox) -> Result<(), DriverError> {
+        let Some(plan) = self.plan_for(request, rendered).await? else {
             return Ok(());
         };
-        let namespace = manifest.metadata.namespace.clone().unwrap_or_default();
+        let namespace = &rendered.identity.namespace;
         if self.grants_scc() {
             // The create binds the SCC in the workspace namespace; only the SCC itself is checked.
-            self.check_scc_admits(&namespace, &plan).await
+            self.check_scc_admits(namespace, &plan).await
         } else {
-            self.check_scc(&namespace, &plan).await
+            self.check_scc(namespace, &plan).await
         }
     }
 
-    async fn enrich(&self, request: &DriverSandbox, manifest: &mut SandboxManifest) -> Result<(), DriverError> {
-        let Some(plan) = self.plan_for(request).await? else {
+    async fn enrich(&self, request: &DriverSandbox, rendered: &mut RenderedSandbox) -> Result<(), DriverError> {
+        let Some(plan) = self.plan_for(request, rendered).await? else {
             return Ok(());
         };
-        let namespace = manifest.metadata.namespace.clone().unwrap_or_default();
+        let identity = &rendered.identity;
         if self.grants_scc() {
-            self.check_scc_admits(&namespace, &plan).await?;
-            self.grant_scc(&namespace, &plan).await?;
+            self.check_scc_admits(&identity.namespace, &plan).await?;
+            self.grant_scc(&identity.namespace, &plan).await?;
         } else {
-            self.check_scc(&namespace, &plan).await?;
+            self.check_scc(&identity.namespace, &plan).await?;
         }
-        apply_plan(manifest, &plan, &expose_names(&object_name(manifest)))
+        let names = expose_names(&identity.object_name);
+        apply_plan(&mut rendered.manifest, &plan, &names)
     }
 
-    async fn after_create(&self, request: &DriverSandbox, created: &CreatedSandbox) -> Result<(), DriverError> {
-        self.create_companions(request, created).await
+    async fn after_create(
+        &self,
+        request: &DriverSandbox,
+        rendered: &RenderedSandbox,
+        created: &CreatedSandbox,
+    ) -> Result<(), DriverError> {
+        self.create_companions(request, rendered, created).await
     }
 
     async fn on_delete(&self, sandbox: &SandboxView) -> Result<(), DriverError> {

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod capacity;
 pub mod client;
+pub mod containers;
 pub mod enricher;
 pub mod identity;
 pub mod index;
@@ -16,6 +17,7 @@ pub mod request_rules;
 pub mod status;
 pub mod supervisor;
 pub mod validation;
+pub mod volumes;
 pub mod watch;
 
 pub use provisioner::KubeProvisioner;

@@ -305,8 +305,7 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() {
     cases.push(("bad quantity", bad_quantity));
     let mut unknown_key = sandbox_request(&new_id(), "unknown");
     if let Some(t) = unknown_key.spec.as_mut().and_then(|s| s.template.as_mut()) {
-        t.platform_config =
-            openshell_driver_openshift::kubernetes::request_config::json_to_struct(&json!({"runtime_class": "kata"}));
+        t.platform_config = openshell_driver_openshift::proto::json::json_to_struct(&json!({"runtime_class": "kata"}));
     }
     cases.push(("unknown platform_config key", unknown_key));
     // The gateway's own rules and the driver's reserved prefixes (issue: what a sandbox enforces).
@@ -323,7 +322,7 @@ async fn bad_input_gets_the_right_code_and_leaves_nothing() {
     cases.push(("reserved label", spoofed_label));
     let mut spoofed_annotation = sandbox_request(&new_id(), "spoofann");
     if let Some(t) = spoofed_annotation.spec.as_mut().and_then(|s| s.template.as_mut()) {
-        t.platform_config = openshell_driver_openshift::kubernetes::request_config::json_to_struct(
+        t.platform_config = openshell_driver_openshift::proto::json::json_to_struct(
             &json!({"annotations": {"openshell.io/sandbox-id": "someone-else"}}),
         );
     }

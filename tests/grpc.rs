@@ -229,7 +229,7 @@ fn rule_breaking_requests() -> Vec<(&'static str, DriverSandbox)> {
         (
             "openshell.io/sandbox-id",
             template(&|t| {
-                t.platform_config = openshell_driver_openshift::kubernetes::request_config::json_to_struct(
+                t.platform_config = openshell_driver_openshift::proto::json::json_to_struct(
                     &serde_json::json!({"annotations": {"openshell.io/sandbox-id": "someone-else"}}),
                 );
             }),
@@ -628,6 +628,48 @@ fn run_client(socket: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `client create -f` reads the protobuf JSON mapping: the proto's own field names (here
+/// `spec.resource_requirements.gpu.count`, which reaches the driver's GPU check) or
+/// lowerCamelCase, and refuses an unknown field naming its path, before any RPC.
+#[tokio::test]
+async fn client_create_reads_a_request_in_the_wire_json() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("request file");
+        path.to_string_lossy().into_owned()
+    };
+    let gpus = |count: u32| {
+        format!(
+            "id: 5a1d8c0e-2222-4c2b-8d3e-00000000000{count}\nname: gpu{count}\nspec:\n  resource_requirements: {{gpu: {{count: {count}}}}}\n  template: {{image: registry.example/agent:1}}\n"
+        )
+    };
+    let cases = [
+        ("within.yaml", gpus(common::memory::FAKE_GPUS), None),
+        ("above.yaml", gpus(common::memory::FAKE_GPUS + 1), Some("FailedPrecondition")),
+        (
+            "camel.json",
+            r#"{"id": "5a1d8c0e-2222-4c2b-8d3e-000000000009", "name": "camel",
+                "spec": {"resourceRequirements": {"gpu": {"count": 9}}, "template": {"image": "registry.example/agent:1"}}}"#
+                .to_string(),
+            Some("FailedPrecondition"),
+        ),
+        ("hand-copy.yaml", "name: old\nspec: {gpu: {count: 1}}\n".to_string(), Some("spec.gpu: unknown field `gpu`")),
+    ];
+    for (file, text, want) in cases {
+        let path = write(file, &text);
+        let socket = server.socket.clone();
+        let (ok, _, err) = tokio::task::spawn_blocking(move || run_client(&socket, &["create", "-f", &path]))
+            .await
+            .expect("join");
+        match want {
+            None => assert!(ok, "{file}: {err}"),
+            Some(text) => assert!(!ok && err.contains(text), "{file}: {err}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn client_subcommand_walks_a_sandbox_through_its_life() {
     let server = Server::start().await;
@@ -639,8 +681,9 @@ async fn client_subcommand_walks_a_sandbox_through_its_life() {
     let (ok, out, err) = run(vec!["capabilities", "-o", "json"]).await.expect("join");
     assert!(ok, "{err}");
     assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).expect("json")["driver_name"],
-        "openshift"
+        serde_json::from_str::<serde_json::Value>(&out).expect("json")["driverName"],
+        "openshift",
+        "the canonical protobuf JSON: lowerCamelCase"
     );
 
     let id = "5a1d8c0e-1111-4c2b-8d3e-000000000001";
@@ -669,11 +712,19 @@ async fn client_subcommand_walks_a_sandbox_through_its_life() {
         "{out}"
     );
     let (ok, out, _) = run(vec!["get", id, "-o", "yaml"]).await.expect("join");
-    assert!(ok && out.contains("phase: ready"), "{out}");
+    assert!(ok, "{out}");
+    // The YAML is the wire's own mapping: it reads back as the DriverSandbox the driver serves.
+    let got: DriverSandbox = openshell_driver_openshift::proto::json::from_text(&out).expect("a DriverSandbox");
+    assert_eq!(got.id, id);
+    assert_eq!(
+        openshell_driver_openshift::proto::phase::gateway_phase(&got),
+        "ready",
+        "{out}"
+    );
     let (ok, out, _) = run(vec!["endpoint", id, "-o", "json"]).await.expect("join");
     assert!(ok, "{out}");
     assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).expect("json")["pod_ips"][0],
+        serde_json::from_str::<serde_json::Value>(&out).expect("json")["podIps"][0],
         "10.244.0.9"
     );
     let (ok, _, err) = run(vec!["wait", id, "--for", "ready", "--timeout", "5s"])

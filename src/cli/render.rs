@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::request_doc::SandboxDoc;
 use crate::config::DriverConfig;
 use crate::config::PlatformMode;
 use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox, sandbox_service_account};
@@ -37,7 +36,7 @@ pub struct RenderArgs {
 
 /// The YAML documents for `input`: the Sandbox, then the token Secret with its value redacted.
 pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
-    let request = SandboxDoc::parse(input)?.into_proto();
+    let request = crate::cli::read_sandbox(input)?;
     let mut driver = args.driver.clone();
     if driver.gateway_endpoint.is_empty() {
         // Offline review needs no gateway; the placeholder shows where the URL goes.

@@ -7,8 +7,8 @@ use serde_json::json;
 use crate::config::{DriverConfig, ImagePullPolicy};
 use crate::kubernetes::identity::*;
 use crate::kubernetes::render::*;
-use crate::kubernetes::request_config::json_to_struct;
 use crate::proto::ResourceRequirements;
+use crate::proto::json::json_to_struct;
 use crate::proto::*;
 
 const ID: &str = "0b7c56a2-6a7e-4e0c-9d55-5f3c1d2b8e01";

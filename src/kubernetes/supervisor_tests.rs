@@ -7,8 +7,8 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
 
 use crate::config::{AppArmor, DriverConfig, SandboxAuth};
 use crate::kubernetes::render::*;
-use crate::kubernetes::request_config::json_to_struct;
 use crate::kubernetes::supervisor::*;
+use crate::proto::json::json_to_struct;
 use crate::proto::*;
 
 const ID: &str = "6f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b";

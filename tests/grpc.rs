@@ -186,83 +186,22 @@ async fn sandbox_lifecycle_over_the_socket() {
         .expect("delete ws");
 }
 
-/// Requests that break the gateway's own rules, as a client other than the gateway might send.
-fn rule_breaking_requests() -> Vec<(&'static str, DriverSandbox)> {
-    let edit = |f: &dyn Fn(&mut DriverSandboxSpec)| {
-        let mut sandbox = sandbox_request(&new_id(), "rules");
-        f(sandbox.spec.as_mut().expect("spec"));
-        sandbox
-    };
-    let template = |f: &dyn Fn(&mut DriverSandboxTemplate)| edit(&|s| f(s.template.as_mut().expect("template")));
-    vec![
-        (
-            "OPENSHELL_POLICY_RULES",
-            edit(&|s| {
-                s.environment
-                    .insert("OPENSHELL_POLICY_RULES".into(), "/etc/p.rego".into());
-            }),
-        ),
-        (
-            "template.environment",
-            template(&|t| {
-                t.environment.insert("OPENSHELL_TLS_CA".into(), "/ca".into());
-            }),
-        ),
-        (
-            "newline",
-            edit(&|s| {
-                s.environment.insert("FOO".into(), "a\nb".into());
-            }),
-        ),
-        (
-            "^[A-Za-z_]",
-            edit(&|s| {
-                s.environment.insert("9LIVES".into(), "x".into());
-            }),
-        ),
-        (
-            "openshell.ai/sandbox-id",
-            template(&|t| {
-                t.labels.insert("openshell.ai/sandbox-id".into(), "spoofed".into());
-            }),
-        ),
-        (
-            "openshell.io/sandbox-id",
-            template(&|t| {
-                t.platform_config = openshell_driver_openshift::proto::json::json_to_struct(
-                    &serde_json::json!({"annotations": {"openshell.io/sandbox-id": "someone-else"}}),
-                );
-            }),
-        ),
-    ]
-}
-
+/// The bad-input corpus (tests/common/corpus.rs): both RPCs refuse every case with its code and
+/// a message naming the field, and nothing is stored.
 #[tokio::test]
-async fn requests_breaking_the_gateways_rules_are_refused_by_both_rpcs_and_store_nothing() {
+async fn the_bad_input_corpus_is_refused_by_both_rpcs_and_stores_nothing() {
     let server = Server::start().await;
     let mut client = server.client().await;
-    for (needle, sandbox) in rule_breaking_requests() {
-        let id = sandbox.id.clone();
-        let v = client
-            .validate_sandbox_create(ValidateSandboxCreateRequest {
-                sandbox: Some(sandbox.clone()),
-            })
-            .await
-            .expect_err(needle);
-        let c = client
-            .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
-            .await
-            .expect_err(needle);
+    for case in common::corpus::bad_requests() {
+        let (v, c) = case.refusals(&mut client).await;
         for status in [v, c] {
-            assert_eq!(
-                status.code(),
-                tonic::Code::InvalidArgument,
-                "{needle}: {}",
-                status.message()
-            );
-            assert!(status.message().contains(needle), "{needle}: {}", status.message());
+            case.assert_refused(&status);
         }
-        assert!(!stored(&server.provisioner, &id), "{needle}: nothing stored");
+        assert!(
+            !stored(&server.provisioner, &case.sandbox.id),
+            "{}: nothing stored",
+            case.what
+        );
     }
 }
 

@@ -8,6 +8,7 @@ pub mod containers;
 pub mod enricher;
 pub mod identity;
 pub mod index;
+pub mod limits;
 pub mod permissions;
 pub mod pod_status;
 pub mod provisioner;

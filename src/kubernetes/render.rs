@@ -17,6 +17,7 @@ use crate::kubernetes::containers::{
     agent_security_context, launched_supervisor, launcher_install, pod_defaults, supervised_agent, supervisor_install,
 };
 use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
+use crate::kubernetes::limits::{check_annotations_size, check_encoded_size, validate_image};
 use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
 use crate::kubernetes::request_rules::{check_environment, check_not_reserved};
 use crate::kubernetes::supervisor::{ContractInputs, SANDBOX_ID_ANNOTATION, supervisor_env, user_environment};
@@ -141,6 +142,7 @@ pub fn render_sandbox(
         .find(|i| !i.is_empty())
         .ok_or_else(|| DriverError::invalid("template.image is empty and the driver has no --default-image"))?
         .to_string();
+    validate_image("template.image", &image)?;
     if spec.command.is_empty() {
         return Err(DriverError::invalid("spec.command must not be empty"));
     }
@@ -174,6 +176,7 @@ pub fn render_sandbox(
     };
     let mut pod_annotations = platform.annotations.clone();
     pod_annotations.insert(SANDBOX_ID_ANNOTATION.into(), identity.id.clone());
+    check_annotations_size("platform_config.annotations", &pod_annotations)?;
     let manifest = SandboxManifest {
         api_version: api.api_version(),
         kind: SANDBOX_KIND.into(),
@@ -197,7 +200,11 @@ pub fn render_sandbox(
             service: None,
         },
     };
+    check_encoded_size("Sandbox", &manifest, &spec)?;
     let token_secret = token_file.then(|| token_secret(&identity, &config.gateway_id, &spec.sandbox_token));
+    if let Some(secret) = &token_secret {
+        check_encoded_size("token Secret", secret, &spec)?;
+    }
     Ok(RenderedSandbox {
         identity,
         manifest,

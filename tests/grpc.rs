@@ -186,6 +186,38 @@ async fn sandbox_lifecycle_over_the_socket() {
         .expect("delete ws");
 }
 
+/// Python grpcio (grpc-core, like the C++ and Java clients) on the Unix socket. With default
+/// options it sends the socket path as the HTTP/2 `:authority`, which h2 (under tonic) refuses
+/// with PROTOCOL_ERROR before the driver sees the call; with `grpc.default_authority=localhost`,
+/// as the README tells such clients, the call works. Needs python3 with grpcio (`make deps`).
+#[tokio::test]
+async fn a_python_grpcio_client_needs_the_localhost_authority() {
+    let server = Server::start().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/get_capabilities.py");
+    let call = |authority: Option<&'static str>| {
+        let (script, socket) = (script.clone(), server.socket.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut command = std::process::Command::new("python3");
+            command.arg(&script).arg(&socket);
+            command.args(authority);
+            let out = command.output().expect("python3 runs");
+            assert!(
+                out.status.success(),
+                "python3 with grpcio (make deps): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+    };
+    let default = call(None).await.expect("join");
+    assert!(
+        default.starts_with("ERR INTERNAL") && default.contains("RST_STREAM"),
+        "default options: the socket path as :authority is refused by h2: {default}"
+    );
+    let localhost = call(Some("localhost")).await.expect("join");
+    assert_eq!(localhost, "OK openshift", "with grpc.default_authority=localhost");
+}
+
 /// The bad-input corpus (tests/common/corpus.rs): both RPCs refuse every case with its code and
 /// a message naming the field, and nothing is stored.
 #[tokio::test]

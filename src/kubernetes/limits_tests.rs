@@ -63,3 +63,41 @@ fn an_object_too_large_to_store_names_the_limit_and_the_largest_fields() {
     spec.environment.remove("BIG");
     assert!(check_encoded_size("Sandbox", &spec.environment, &spec).is_ok());
 }
+
+#[test]
+fn a_token_too_large_for_its_secret_is_refused_at_render() {
+    use crate::config::{DriverConfig, SandboxAuth};
+    use crate::kubernetes::render::{SandboxApiVersion, render_sandbox};
+    use crate::proto::{DriverSandbox, DriverSandboxTemplate};
+    let mut config = DriverConfig::defaults();
+    config.gateway_endpoint = "https://gateway.example:8443".into();
+    config.client_tls_secret = "openshell-client-tls".into();
+    config.sandbox_auth = SandboxAuth::TokenFile;
+    let request = |token: String| DriverSandbox {
+        id: "3f2b8a4e-8d7c-4b1a-9a55-0f5d0c9e1a11".into(),
+        name: "dev".into(),
+        spec: Some(DriverSandboxSpec {
+            command: vec!["/bin/sh".into()],
+            sandbox_token: token,
+            template: Some(DriverSandboxTemplate {
+                image: "registry.example/agent:1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let ok = render_sandbox(&request("t".into()), &config, SandboxApiVersion::V1beta1, &[]);
+    assert!(ok.as_ref().is_ok_and(|r| r.token_secret.is_some()), "a token Secret is rendered: {ok:?}");
+    let e = render_sandbox(
+        &request("t".repeat(2 * 1024 * 1024)),
+        &config,
+        SandboxApiVersion::V1beta1,
+        &[],
+    )
+    .expect_err("too large");
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    for part in ["token Secret", "1048576", "spec.sandbox_token"] {
+        assert!(e.to_string().contains(part), "{part}: {e}");
+    }
+}

@@ -88,7 +88,10 @@ fn a_token_too_large_for_its_secret_is_refused_at_render() {
         ..Default::default()
     };
     let ok = render_sandbox(&request("t".into()), &config, SandboxApiVersion::V1beta1, &[]);
-    assert!(ok.as_ref().is_ok_and(|r| r.token_secret.is_some()), "a token Secret is rendered: {ok:?}");
+    assert!(
+        ok.as_ref().is_ok_and(|r| r.token_secret.is_some()),
+        "a token Secret is rendered: {ok:?}"
+    );
     let e = render_sandbox(
         &request("t".repeat(2 * 1024 * 1024)),
         &config,

@@ -223,7 +223,21 @@ pub struct DriverConfig {
     )]
     pub launcher_binary_path: String,
 
-    /// Where the agent container sees the supervisor (an emptyDir, read-only).
+    /// How the supervisor and the launcher reach the agent container: mounted read-only from
+    /// their images (`image-volume`, no init container and no copy), copied by init containers
+    /// into an emptyDir (`init-container`), or `auto`: image-volume when the API server is 1.36
+    /// or newer, or 1.33 to 1.35 with its ImageVolume feature gate on (read from its /metrics),
+    /// else init-container. Decided when the driver connects; `check` reports it.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SUPERVISOR_SIDELOAD",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub supervisor_sideload: crate::kubernetes::sideload::SupervisorSideload,
+
+    /// Where the agent container sees the supervisor, read-only (init-container: the emptyDir;
+    /// image-volume: the images, under `supervisor/` and `launcher/`).
     #[arg(
         long,
         env = "OPENSHELL_DRIVER_SUPERVISOR_MOUNT_PATH",

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
 use openshell_driver_openshift::config::{AppArmor, DriverConfig, PlatformMode, SandboxAuth};
+use openshell_driver_openshift::kubernetes::sideload::SupervisorSideload;
 
 fn assert_golden(rendered: &str, name: &str) {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
@@ -35,6 +36,11 @@ fn render_matches_golden_yaml() {
     // The default identity: a projected ServiceAccount token; the gateway's token is stored nowhere.
     let rendered = render_yaml(&input, &args(driver.clone())).expect("renders");
     assert_golden(&rendered, "render-sandbox.yaml");
+    // The supervisor and the launcher copied by init containers instead of mounted.
+    let mut copied = driver.clone();
+    copied.supervisor_sideload = SupervisorSideload::InitContainer;
+    let init_container = render_yaml(&input, &args(copied)).expect("renders");
+    assert_golden(&init_container, "render-sandbox-init-container.yaml");
     // The gateway's token in a Secret, and an AppArmor choice.
     driver.sandbox_auth = SandboxAuth::TokenFile;
     driver.app_armor_profile = AppArmor::Unconfined;

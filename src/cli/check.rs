@@ -11,6 +11,7 @@ use crate::error::DriverError;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
 use crate::kubernetes::permissions::{NamedObject, required};
 use crate::kubernetes::render::GPU_RESOURCE;
+use crate::kubernetes::sideload::resolve;
 use crate::kubernetes::supervisor::{checked_endpoint, missing_tls_keys};
 use crate::kubernetes::validation::parse_quantity;
 use crate::metrics::NoopMetrics;
@@ -73,6 +74,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             return lines;
         }
     }
+    lines.push(sideload_line(&kube, config).await);
     let served = match kube.discover_sandbox_api().await {
         Ok(SandboxApiState::Served(v)) => {
             lines.push(line(
@@ -133,6 +135,22 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
         lines.push(controller_line(&kube, config, version).await);
     }
     lines
+}
+
+/// How this cluster gets the supervisor (`--supervisor-sideload`), as `serve` would decide.
+async fn sideload_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
+    match kube.api_server_facts().await {
+        Ok(facts) => {
+            let r = resolve(config.supervisor_sideload, &facts);
+            let verdict = if r.supported { Verdict::Pass } else { Verdict::Fail };
+            line(
+                "supervisor-sideload",
+                verdict,
+                format!("{}: {}", r.sideload.as_flag(), r.why),
+            )
+        }
+        Err(e) => line("supervisor-sideload", Verdict::Warn, format!("cannot tell: {e}")),
+    }
 }
 
 async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bool) -> Vec<CheckLine> {

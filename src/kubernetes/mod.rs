@@ -1,6 +1,7 @@
 //! The Kubernetes implementation of [`crate::provisioner::SandboxProvisioner`]: pure rendering,
 //! validation and status mapping, kept apart from the code that talks to the API server.
 
+pub mod api_server_facts;
 pub mod cache;
 pub mod capacity;
 pub mod client;
@@ -12,6 +13,7 @@ pub mod provisioner;
 pub mod render;
 pub mod request_config;
 pub mod request_rules;
+pub mod sideload;
 pub mod status;
 pub mod supervisor;
 pub mod validation;
@@ -22,6 +24,8 @@ mod index_tests;
 mod pod_status_tests;
 #[cfg(test)]
 mod render_tests;
+#[cfg(test)]
+mod sideload_tests;
 #[cfg(test)]
 mod supervisor_tests;
 

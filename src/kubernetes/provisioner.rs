@@ -26,6 +26,7 @@ use crate::kubernetes::identity::{
 use crate::kubernetes::render::{
     RenderedSandbox, SandboxApiVersion, gpu_count, owned_by_sandbox, render_sandbox, sandbox_service_account,
 };
+use crate::kubernetes::sideload::resolve;
 use crate::kubernetes::status::{SandboxView, sandbox_view};
 use crate::kubernetes::supervisor::{missing_tls_keys, require_token_source};
 use crate::kubernetes::validation::validate_public_name;
@@ -41,6 +42,9 @@ const GRACE_TICK: Duration = Duration::from_secs(5);
 
 pub struct KubeProvisioner {
     config: Arc<DriverConfig>,
+    /// `config` with `--supervisor-sideload auto` replaced by the cluster's answer (set once the
+    /// API server answers; rendering before that only validates).
+    render_config: std::sync::OnceLock<Arc<DriverConfig>>,
     kube: KubeCalls,
     backend: watch::Sender<Readiness>,
     api: watch::Sender<Option<SandboxApiVersion>>,
@@ -69,6 +73,7 @@ impl KubeProvisioner {
         let unschedulable_timeout = config.unschedulable_timeout;
         let this = Arc::new(Self {
             config,
+            render_config: std::sync::OnceLock::new(),
             kube,
             backend: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
             api: watch::channel(None).0,
@@ -87,7 +92,7 @@ impl KubeProvisioner {
         let mut backoff = Duration::from_millis(250);
         let mut shutdown = self.shutdown.clone();
         loop {
-            let state = match self.kube.discover_sandbox_api().await {
+            let state = match self.discover().await {
                 Ok(SandboxApiState::Served(version)) => {
                     tracing::info!(version = version.version(), "Sandbox API found; starting watches");
                     self.api.send_replace(Some(version));
@@ -111,6 +116,23 @@ impl KubeProvisioner {
             }
             backoff = (backoff * 2).min(MAX_CONNECT_BACKOFF);
         }
+    }
+
+    /// The Sandbox API, and (once) how this cluster gets the supervisor.
+    async fn discover(&self) -> Result<SandboxApiState, DriverError> {
+        if self.render_config.get().is_none() {
+            let facts = self.kube.api_server_facts().await?;
+            let resolution = resolve(self.config.supervisor_sideload, &facts);
+            if resolution.supported {
+                tracing::info!(sideload = resolution.sideload.as_flag(), why = %resolution.why, "supervisor delivery");
+            } else {
+                tracing::warn!(sideload = resolution.sideload.as_flag(), why = %resolution.why, "supervisor delivery");
+            }
+            let mut config = (*self.config).clone();
+            config.supervisor_sideload = resolution.sideload;
+            let _ = self.render_config.set(Arc::new(config));
+        }
+        self.kube.discover_sandbox_api().await
     }
 
     /// The sandbox namespace in shared mode, every namespace in managed mode.
@@ -234,7 +256,8 @@ impl KubeProvisioner {
     }
 
     fn render(&self, request: &DriverSandbox, version: SandboxApiVersion) -> Result<RenderedSandbox, DriverError> {
-        render_sandbox(request, &self.config, version, self.enricher.platform_config_keys())
+        let config = self.render_config.get().unwrap_or(&self.config);
+        render_sandbox(request, config, version, self.enricher.platform_config_keys())
     }
 
     async fn ensure_namespace(&self, workspace: &str) -> Result<(), DriverError> {

@@ -17,6 +17,7 @@ use crate::error::DriverError;
 use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
 use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
 use crate::kubernetes::request_rules::{check_environment, check_not_reserved};
+use crate::kubernetes::sideload;
 use crate::kubernetes::supervisor::{
     ContractInputs, IDENTITY_DIR, IDENTITY_VOLUME, RUNTIME_DIR, RUNTIME_VOLUME, SANDBOX_ID_ANNOTATION, TLS_DIR,
     TLS_VOLUME, agent_capabilities, app_armor_profile, supervisor_args, supervisor_env, user_environment,
@@ -30,8 +31,7 @@ pub const SANDBOX_GROUP: &str = "agents.x-k8s.io";
 pub const SANDBOX_KIND: &str = "Sandbox";
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 pub const AGENT_CONTAINER: &str = "agent";
-pub const SUPERVISOR_INIT_CONTAINER: &str = "openshell-supervisor-install";
-pub const LAUNCHER_INIT_CONTAINER: &str = "openshell-launcher-install";
+pub use crate::kubernetes::sideload::{LAUNCHER_INIT_CONTAINER, SUPERVISOR_INIT_CONTAINER};
 
 /// Which served version of the Sandbox API the object is written for; they differ in how a
 /// sandbox is suspended.
@@ -156,19 +156,20 @@ pub fn render_sandbox(
         token_file,
     };
     let env = environment(&spec, &identity, config)?;
+    let delivery = sideload::delivery(config, &unprivileged());
     let agent = Container {
         image: Some(image),
-        command: Some(launched_supervisor(config, &env)),
+        command: Some(launched_supervisor(&delivery, &env)),
         env: Some(env),
         resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
         security_context: Some(agent_security_context(config, platform.host_users)),
-        volume_mounts: Some(parts.agent_mounts()),
+        volume_mounts: Some([delivery.mounts, parts.agent_mounts()].concat()),
         ..supervised_agent(config)
     };
     let pod_spec = PodSpec {
-        init_containers: Some(vec![supervisor_install(config), launcher_install(config)]),
+        init_containers: (!delivery.init_containers.is_empty()).then_some(delivery.init_containers),
         containers: vec![agent],
-        volumes: Some(parts.volumes()),
+        volumes: Some([delivery.volumes, parts.volumes()].concat()),
         runtime_class_name: platform.runtime_class_name.clone(),
         node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
         tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
@@ -232,7 +233,7 @@ struct PodParts<'a> {
 
 impl PodParts<'_> {
     fn volumes(&self) -> Vec<Volume> {
-        let mut volumes = vec![empty_dir(SUPERVISOR_VOLUME), empty_dir(RUNTIME_VOLUME)];
+        let mut volumes = vec![empty_dir(RUNTIME_VOLUME)];
         volumes.extend(self.identity_volume());
         if !self.config.client_tls_secret.is_empty() {
             volumes.push(Volume {
@@ -293,10 +294,7 @@ impl PodParts<'_> {
     }
 
     fn agent_mounts(&self) -> Vec<VolumeMount> {
-        let mut mounts = vec![
-            mount(SUPERVISOR_VOLUME, &supervisor_dir(self.config), true),
-            mount(RUNTIME_VOLUME, RUNTIME_DIR, false),
-        ];
+        let mut mounts = vec![mount(RUNTIME_VOLUME, RUNTIME_DIR, false)];
         if self.identity_volume().is_some() {
             mounts.push(mount(IDENTITY_VOLUME, IDENTITY_DIR, true));
         }
@@ -334,59 +332,22 @@ fn pull_policy(config: &DriverConfig) -> Option<String> {
     config.image_pull_policy.map(|p| p.as_k8s().to_string())
 }
 
-/// The init container: the supervisor copies itself, so its image needs no shell and no cp.
-fn supervisor_install(config: &DriverConfig) -> Container {
-    let dir = supervisor_dir(config);
-    Container {
-        name: SUPERVISOR_INIT_CONTAINER.into(),
-        image: Some(config.supervisor_image.clone()),
-        image_pull_policy: pull_policy(config),
-        command: Some(vec![
-            config.supervisor_binary_path.clone(),
-            "copy-self".into(),
-            format!("{dir}/{SUPERVISOR_FILE}"),
-        ]),
-        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
-        security_context: Some(unprivileged()),
-        ..Default::default()
-    }
-}
-
-/// The launcher's init container, into the same emptyDir; it copies itself like the supervisor.
-fn launcher_install(config: &DriverConfig) -> Container {
-    let dir = supervisor_dir(config);
-    Container {
-        name: LAUNCHER_INIT_CONTAINER.into(),
-        image: Some(config.launcher_image.clone()),
-        image_pull_policy: pull_policy(config),
-        command: Some(vec![
-            config.launcher_binary_path.clone(),
-            launcher::COPY_SELF.into(),
-            format!("{dir}/{}", launcher::FILE_NAME),
-        ]),
-        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
-        security_context: Some(unprivileged()),
-        ..Default::default()
-    }
-}
-
 /// The agent's command: the launcher keeps exactly the `OPENSHELL_*` variables rendered here
 /// and execs the supervisor, which starts the user's command from OPENSHELL_MAIN_PROCESS_SPEC
 /// inside its isolation (container `args` would replace that command, so every flag goes
 /// into `command`).
-fn launched_supervisor(config: &DriverConfig, env: &[EnvVar]) -> Vec<String> {
-    let dir = supervisor_dir(config);
+fn launched_supervisor(delivery: &sideload::Delivery, env: &[EnvVar]) -> Vec<String> {
     let keep: Vec<&str> = env
         .iter()
         .map(|e| e.name.as_str())
         .filter(|n| n.starts_with(launcher::SUPERVISOR_PREFIX))
         .collect();
     let mut command = vec![
-        format!("{dir}/{}", launcher::FILE_NAME),
+        delivery.launcher.clone(),
         launcher::KEEP_FLAG.into(),
         keep.join(","),
         "--".into(),
-        format!("{dir}/{SUPERVISOR_FILE}"),
+        delivery.supervisor.clone(),
     ];
     command.extend(supervisor_args());
     command

@@ -45,6 +45,7 @@ args:
   - --gateway-endpoint={{ default (printf "http://%s.%s.svc:%d" (include "driver.fullname" .) .Release.Namespace (int .Values.gateway.port)) .Values.driver.gatewayEndpoint }}
   - --default-image={{ .Values.driver.defaultImage }}
   - --supervisor-image={{ .Values.driver.supervisorImage }}
+  - --supervisor-sideload={{ .Values.driver.supervisorSideload }}
   - --launcher-image={{ .Values.driver.image.repository }}:{{ .Values.driver.image.tag | default .Chart.AppVersion }}
   - --sandbox-auth={{ .Values.driver.sandboxAuth }}
   - --app-armor-profile={{ .Values.driver.appArmorProfile }}

@@ -263,6 +263,16 @@ pub struct DriverConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_KUBE_API_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub kube_api_timeout: Duration,
 
+    /// Time to live of a sandbox whose `driver_config.ttl` names none (`spec.shutdownTime` =
+    /// create + TTL). `0s`: sandboxes never expire unless they ask.
+    #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_TTL", default_value = "0s", value_parser = crate::kubernetes::expiry::parse_default_ttl)]
+    pub default_ttl: Duration,
+
+    /// What happens to an expired Sandbox object (`spec.shutdownPolicy`); its pod always goes.
+    /// `retain`: the gateway sees it stopped, reason SandboxExpired. `delete`: it is deleted.
+    #[arg(long, env = "OPENSHELL_DRIVER_EXPIRY_POLICY", value_enum, default_value = "retain")]
+    pub expiry_policy: crate::kubernetes::expiry::ExpiryPolicy,
+
     /// How long StopSandbox waits for `Suspended=True` before DEADLINE_EXCEEDED.
     #[arg(long, env = "OPENSHELL_DRIVER_STOP_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub stop_timeout: Duration,

@@ -75,6 +75,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
         }
     }
     lines.push(sideload_line(&kube, config).await);
+    lines.push(expiry_line(config));
     let served = match kube.discover_sandbox_api().await {
         Ok(SandboxApiState::Served(v)) => {
             lines.push(line(
@@ -151,6 +152,20 @@ async fn sideload_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
         }
         Err(e) => line("supervisor-sideload", Verdict::Warn, format!("cannot tell: {e}")),
     }
+}
+
+/// When sandboxes expire (`--default-ttl`, `--expiry-policy`); the flags' parsers refused bad values.
+fn expiry_line(config: &DriverConfig) -> CheckLine {
+    let detail = if config.default_ttl.is_zero() {
+        "no --default-ttl: sandboxes expire only when driver_config.ttl asks".to_string()
+    } else {
+        format!(
+            "sandboxes expire {} after create unless driver_config.ttl says otherwise; then shutdownPolicy {}",
+            humantime::format_duration(config.default_ttl),
+            config.expiry_policy.as_k8s()
+        )
+    };
+    line("expiry", Verdict::Pass, detail)
 }
 
 async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bool) -> Vec<CheckLine> {

@@ -5,6 +5,7 @@ pub mod api_server_facts;
 pub mod cache;
 pub mod capacity;
 pub mod client;
+pub mod expiry;
 pub mod identity;
 pub mod index;
 pub mod permissions;
@@ -18,6 +19,8 @@ pub mod status;
 pub mod supervisor;
 pub mod validation;
 
+#[cfg(test)]
+mod expiry_tests;
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]

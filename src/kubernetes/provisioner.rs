@@ -19,6 +19,7 @@ use crate::error::DriverError;
 use crate::kubernetes::cache::SandboxCache;
 use crate::kubernetes::capacity::check_gpu_capacity;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
+use crate::kubernetes::expiry;
 use crate::kubernetes::identity::{
     LABEL_GATEWAY_ID, LABEL_MANAGED_BY, LABEL_SANDBOX_ID, LABEL_WORKSPACE, MANAGED_BY, ownership_selector,
     workspace_namespace,
@@ -557,6 +558,7 @@ impl SandboxProvisioner for KubeProvisioner {
             }
         }
         self.enricher.enrich(sandbox, &mut rendered.manifest).await?;
+        expiry::stamp(&mut rendered, k8s_openapi::jiff::Timestamp::now())?;
         let api = self.sandboxes_in(version, &identity.namespace);
         let object: DynamicObject = serde_json::to_value(&rendered.manifest)
             .and_then(serde_json::from_value)
@@ -665,6 +667,7 @@ impl SandboxProvisioner for KubeProvisioner {
     async fn start(&self, target: &SandboxRef) -> Result<(), DriverError> {
         let version = self.ready_api().await?;
         let view = self.cached(target).await?;
+        expiry::refuse_start(&view.controller_conditions, &target.id)?;
         let patch = Patch::Merge(version.running_patch(true));
         self.kube
             .call(

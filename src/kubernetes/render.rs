@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DriverConfig, SandboxAuth};
 use crate::error::DriverError;
+use crate::kubernetes::expiry::effective_ttl;
 use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
 use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
 use crate::kubernetes::request_rules::{check_environment, check_not_reserved};
@@ -85,6 +86,11 @@ pub struct SandboxSpec {
     /// Asks the controller for a headless Service (set by enrichers that expose the sandbox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<bool>,
+    /// When the controller removes the pod (create + TTL), and what it does with this object then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +127,8 @@ pub struct RenderedSandbox {
     pub manifest: SandboxManifest,
     /// The Secret carrying the sandbox token; its owner reference is set once the Sandbox exists.
     pub token_secret: Option<Secret>,
+    /// The time to live; `spec.shutdownTime` is stamped from it at create (`expiry::stamp`).
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// Renders the Sandbox for `request`. `enricher_keys` are `platform_config` keys a platform
@@ -139,6 +147,7 @@ pub fn render_sandbox(
     let reserved = reserved_paths(config);
     let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
     let driver_cfg = parse_driver_config(template.driver_config.as_ref(), &reserved)?;
+    let ttl = effective_ttl(driver_cfg.ttl.as_ref(), config.default_ttl)?;
     let image = [template.image.as_str(), config.default_image.as_str()]
         .into_iter()
         .find(|i| !i.is_empty())
@@ -199,6 +208,8 @@ pub fn render_sandbox(
             operating_mode: (api == SandboxApiVersion::V1beta1).then(|| "Running".to_string()),
             replicas: (api == SandboxApiVersion::V1alpha1).then_some(1),
             service: None,
+            shutdown_time: None,
+            shutdown_policy: ttl.map(|_| config.expiry_policy.as_k8s().to_string()),
         },
     };
     let token_secret = token_file.then(|| token_secret(&identity, &config.gateway_id, &spec.sandbox_token));
@@ -206,6 +217,7 @@ pub fn render_sandbox(
         identity,
         manifest,
         token_secret,
+        ttl,
     })
 }
 

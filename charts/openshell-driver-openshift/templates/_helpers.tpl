@@ -53,6 +53,8 @@ args:
   - --client-tls-secret={{ . }}
   {{- end }}
   - --kube-api-timeout={{ .Values.driver.kubeApiTimeout }}
+  - --default-ttl={{ .Values.driver.defaultTtl }}
+  - --expiry-policy={{ .Values.driver.expiryPolicy }}
   - --metrics-bind-address=0.0.0.0:{{ .Values.metrics.port }}
   - --log-format={{ .Values.driver.logFormat }}
   - --log-level={{ .Values.driver.logLevel }}

@@ -185,6 +185,12 @@ pub struct DriverConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_GID")]
     pub sandbox_gid: Option<u32>,
 
+    /// IP address of a gateway on the host, given to sandbox pods as `host.openshell.internal`
+    /// and `host.docker.internal` (hostAliases), for a --gateway-endpoint by a name the
+    /// cluster's DNS does not know.
+    #[arg(long, env = "OPENSHELL_DRIVER_HOST_GATEWAY_IP")]
+    pub host_gateway_ip: Option<std::net::IpAddr>,
+
     /// Image for sandboxes whose template names none (reported by GetCapabilities).
     #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_IMAGE", default_value = "")]
     pub default_image: String,

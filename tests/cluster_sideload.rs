@@ -4,19 +4,15 @@
 
 mod common;
 
-use common::tier3::{Env, READY_WITHIN};
+use common::tier3::Env;
 use common::*;
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::PodSpec;
 use openshell_driver_openshift::kubernetes::client::KubeCalls;
 use openshell_driver_openshift::kubernetes::sideload::GateState;
 use openshell_driver_openshift::metrics::NoopMetrics;
 
 async fn stored_pod_spec(env: &Env, name: &str) -> PodSpec {
-    let pod: Pod = eventually(READY_WITHIN, "the controller's Pod", || async {
-        env.pods().get_opt(name).await.ok().flatten()
-    })
-    .await;
-    pod.spec.expect("spec")
+    env.stored_pod(name).await.spec.expect("spec")
 }
 
 fn agent_command(spec: &PodSpec) -> Vec<String> {

@@ -45,6 +45,8 @@ fn render_matches_golden_yaml() {
     // A time to live: spec.shutdownTime from a fixed create time, and the expiry policy.
     let mut expiring = driver.clone();
     expiring.default_ttl = std::time::Duration::from_secs(8 * 3600);
+    // and a gateway on the host, by the names the cluster's DNS does not know.
+    expiring.host_gateway_ip = Some("172.17.0.1".parse().expect("ip"));
     let expiry = render_yaml(
         &input,
         &RenderArgs {

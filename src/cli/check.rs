@@ -76,6 +76,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
     }
     lines.push(sideload_line(&kube, config).await);
     lines.push(expiry_line(config));
+    lines.extend(host_gateway_line(config));
     let served = match kube.discover_sandbox_api().await {
         Ok(SandboxApiState::Served(v)) => {
             lines.push(line(
@@ -166,6 +167,27 @@ fn expiry_line(config: &DriverConfig) -> CheckLine {
         )
     };
     line("expiry", Verdict::Pass, detail)
+}
+
+/// `--host-gateway-ip` helps only a gateway endpoint that uses one of the names it adds.
+fn host_gateway_line(config: &DriverConfig) -> Option<CheckLine> {
+    use crate::kubernetes::host_alias::HOST_GATEWAY_NAMES;
+    let ip = config.host_gateway_ip?;
+    let endpoint = config.gateway_endpoint.trim();
+    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+    let host = host.split(['/', ':']).next().unwrap_or_default();
+    Some(if HOST_GATEWAY_NAMES.contains(&host) {
+        line("host-gateway-ip", Verdict::Pass, format!("pods resolve {host} to {ip}"))
+    } else {
+        line(
+            "host-gateway-ip",
+            Verdict::Warn,
+            format!(
+                "pods resolve {} to {ip}, but --gateway-endpoint {endpoint} uses neither",
+                HOST_GATEWAY_NAMES.join(" and ")
+            ),
+        )
+    })
 }
 
 async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bool) -> Vec<CheckLine> {

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod capacity;
 pub mod client;
 pub mod expiry;
+pub mod host_alias;
 pub mod identity;
 pub mod index;
 pub mod permissions;

@@ -183,6 +183,7 @@ pub fn render_sandbox(
         node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
         tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
         host_users: platform.host_users,
+        host_aliases: crate::kubernetes::host_alias::host_aliases(config.host_gateway_ip),
         ..pod_defaults(config)
     };
     let mut pod_annotations = platform.annotations.clone();

@@ -49,6 +49,9 @@ args:
   - --launcher-image={{ .Values.driver.image.repository }}:{{ .Values.driver.image.tag | default .Chart.AppVersion }}
   - --sandbox-auth={{ .Values.driver.sandboxAuth }}
   - --app-armor-profile={{ .Values.driver.appArmorProfile }}
+  {{- with .Values.driver.hostGatewayIp }}
+  - --host-gateway-ip={{ . }}
+  {{- end }}
   {{- with .Values.driver.clientTlsSecret }}
   - --client-tls-secret={{ . }}
   {{- end }}

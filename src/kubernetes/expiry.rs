@@ -129,3 +129,7 @@ pub fn refuse_start(conditions: &[DriverCondition], id: &str) -> Result<(), Driv
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+#[path = "expiry_tests.rs"]
+mod tests;

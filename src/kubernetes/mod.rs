@@ -5,6 +5,8 @@ pub mod api_server_facts;
 pub mod cache;
 pub mod capacity;
 pub mod client;
+pub mod containers;
+pub mod enricher;
 pub mod expiry;
 pub mod host_alias;
 pub mod identity;
@@ -19,18 +21,7 @@ pub mod sideload;
 pub mod status;
 pub mod supervisor;
 pub mod validation;
-
-#[cfg(test)]
-mod expiry_tests;
-#[cfg(test)]
-mod index_tests;
-#[cfg(test)]
-mod pod_status_tests;
-#[cfg(test)]
-mod render_tests;
-#[cfg(test)]
-mod sideload_tests;
-#[cfg(test)]
-mod supervisor_tests;
+pub mod volumes;
+pub mod watch;
 
 pub use provisioner::KubeProvisioner;

@@ -288,3 +288,7 @@ fn copy_self(
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+#[path = "sideload_tests.rs"]
+mod tests;

@@ -34,15 +34,13 @@ async fn create_renders_the_cr_and_reaches_ready_everywhere() {
         spec["podTemplate"]["metadata"]["labels"]["openshell.ai/sandbox-id"],
         json!(id)
     );
-    assert_eq!(
-        spec["podTemplate"]["spec"]["initContainers"][0]["name"],
-        json!("openshell-supervisor-install")
-    );
+    // Kubernetes 1.36: `auto` mounts the supervisor's image, no init container.
+    assert!(spec["podTemplate"]["spec"].get("initContainers").is_none());
     let volumes = spec["podTemplate"]["spec"]["volumes"].as_array().expect("volumes");
     assert!(
         volumes
             .iter()
-            .any(|v| v["name"] == "openshell-supervisor" && v.get("emptyDir").is_some())
+            .any(|v| v["name"] == "openshell-supervisor" && v["image"]["reference"].is_string())
     );
     assert!(
         !serde_json::to_string(&cr)

@@ -14,6 +14,7 @@ use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState,
 use crate::kubernetes::permissions::NamedObject;
 use crate::kubernetes::render::GPU_RESOURCE;
 use crate::kubernetes::render::sandbox_service_account;
+use crate::kubernetes::sideload::resolve;
 use crate::kubernetes::supervisor::{checked_endpoint, missing_tls_keys};
 use crate::metrics::NoopMetrics;
 use crate::openshift::OpenShiftEnricher;
@@ -77,6 +78,9 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             return lines;
         }
     }
+    lines.push(sideload_line(&kube, config).await);
+    lines.push(expiry_line(config));
+    lines.extend(host_gateway_line(config));
     let served = match kube.discover_sandbox_api().await {
         Ok(SandboxApiState::Served(v)) => {
             lines.push(line(
@@ -142,6 +146,57 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
         lines.push(controller_line(&kube, config, version).await);
     }
     lines
+}
+
+/// How this cluster gets the supervisor (`--supervisor-sideload`), as `serve` would decide.
+async fn sideload_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
+    match kube.api_server_facts().await {
+        Ok(facts) => {
+            let r = resolve(config.supervisor_sideload, &facts);
+            let verdict = if r.supported { Verdict::Pass } else { Verdict::Fail };
+            line(
+                "supervisor-sideload",
+                verdict,
+                format!("{}: {}", r.sideload.as_flag(), r.why),
+            )
+        }
+        Err(e) => line("supervisor-sideload", Verdict::Warn, format!("cannot tell: {e}")),
+    }
+}
+
+/// When sandboxes expire (`--default-ttl`, `--expiry-policy`); the flags' parsers refused bad values.
+fn expiry_line(config: &DriverConfig) -> CheckLine {
+    let detail = if config.default_ttl.is_zero() {
+        "no --default-ttl: sandboxes expire only when driver_config.ttl asks".to_string()
+    } else {
+        format!(
+            "sandboxes expire {} after create unless driver_config.ttl says otherwise; then shutdownPolicy {}",
+            humantime::format_duration(config.default_ttl),
+            config.expiry_policy.as_k8s()
+        )
+    };
+    line("expiry", Verdict::Pass, detail)
+}
+
+/// `--host-gateway-ip` helps only a gateway endpoint that uses one of the names it adds.
+fn host_gateway_line(config: &DriverConfig) -> Option<CheckLine> {
+    use crate::kubernetes::host_alias::HOST_GATEWAY_NAMES;
+    let ip = config.host_gateway_ip?;
+    let endpoint = config.gateway_endpoint.trim();
+    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+    let host = host.split(['/', ':']).next().unwrap_or_default();
+    Some(if HOST_GATEWAY_NAMES.contains(&host) {
+        line("host-gateway-ip", Verdict::Pass, format!("pods resolve {host} to {ip}"))
+    } else {
+        line(
+            "host-gateway-ip",
+            Verdict::Warn,
+            format!(
+                "pods resolve {} to {ip}, but --gateway-endpoint {endpoint} uses neither",
+                HOST_GATEWAY_NAMES.join(" and ")
+            ),
+        )
+    })
 }
 
 async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bool) -> Vec<CheckLine> {

@@ -30,6 +30,9 @@ pub struct RenderArgs {
     /// them (e.g. `openshift.io/sa.scc.uid-range=1000680000/10000`); repeatable.
     #[arg(long = "namespace-annotation", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub namespace_annotations: Vec<(String, String)>,
+    /// The create time `spec.shutdownTime` counts from (RFC 3339); absent: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<k8s_openapi::jiff::Timestamp>,
     #[command(flatten)]
     pub driver: DriverConfig,
 }
@@ -50,6 +53,8 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     };
     let keys: &[&str] = &[EXPOSE_KEY];
     let mut rendered = render_sandbox(&request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = args.now.unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
+    crate::kubernetes::expiry::stamp(&mut rendered, now).map_err(|e| anyhow::anyhow!("{e}"))?;
     let companions = if args.driver.openshift.platform == PlatformMode::Openshift {
         let annotations = args.namespace_annotations.iter().cloned().collect();
         // Offline there are no node labels: only --selinux-type shows.

@@ -73,6 +73,9 @@ pub struct DriverSpecificConfig {
     #[serde(default)]
     pub volume_mounts: Vec<VolumeMountConfig>,
     pub agent_resources: Option<RawResources>,
+    /// Time to live, e.g. `8h` (`spec.shutdownTime`); else `--default-ttl`.
+    /// (Any JSON here, so that a wrong type is refused naming this key.)
+    pub ttl: Option<serde_json::Value>,
 }
 
 /// Deserializes one block, turning serde's message (which names the unknown or mistyped key)

@@ -86,11 +86,7 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
         .and_then(|a| a.get(POD_NAME_ANNOTATION))
         .cloned()
         .unwrap_or_else(|| object_name.clone());
-    let suspended = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Suspended" && c.status == "True");
-    let conditions: Vec<DriverCondition> = status
+    let mut conditions: Vec<DriverCondition> = status
         .conditions
         .iter()
         .map(|c| DriverCondition {
@@ -101,6 +97,8 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
             last_transition_time: c.last_transition_time.clone(),
         })
         .collect();
+    conditions.extend(crate::kubernetes::expiry::expired_condition(&conditions));
+    let suspended = conditions.iter().any(|c| c.r#type == "Suspended" && c.status == "True");
     let snapshot = DriverSandbox {
         id,
         name,

@@ -25,6 +25,7 @@ use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
 
 mod create;
+mod delivery;
 mod watches;
 mod workspace;
 
@@ -36,6 +37,9 @@ const GRACE_TICK: Duration = Duration::from_secs(5);
 
 pub struct KubeProvisioner {
     config: Arc<DriverConfig>,
+    /// `config` with `--supervisor-sideload auto` replaced by the cluster's answer (set once the
+    /// API server answers; rendering before that only validates).
+    render_config: std::sync::OnceLock<Arc<DriverConfig>>,
     kube: KubeCalls,
     backend: watch::Sender<Readiness>,
     api: watch::Sender<Option<SandboxApiVersion>>,
@@ -64,6 +68,7 @@ impl KubeProvisioner {
         let unschedulable_timeout = config.unschedulable_timeout;
         let this = Arc::new(Self {
             config,
+            render_config: std::sync::OnceLock::new(),
             kube,
             backend: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
             api: watch::channel(None).0,
@@ -82,7 +87,7 @@ impl KubeProvisioner {
         let mut backoff = Duration::from_millis(250);
         let mut shutdown = self.shutdown.clone();
         loop {
-            let state = match self.kube.discover_sandbox_api().await {
+            let state = match self.discover().await {
                 Ok(SandboxApiState::Served(version)) => {
                     tracing::info!(version = version.version(), "Sandbox API found; starting watches");
                     self.api.send_replace(Some(version));
@@ -180,7 +185,8 @@ impl KubeProvisioner {
     }
 
     fn render(&self, request: &DriverSandbox, version: SandboxApiVersion) -> Result<RenderedSandbox, DriverError> {
-        render_sandbox(request, &self.config, version, self.enricher.platform_config_keys())
+        let config = self.render_config.get().unwrap_or(&self.config);
+        render_sandbox(request, config, version, self.enricher.platform_config_keys())
     }
 
     fn ownership(&self) -> Ownership<'_> {
@@ -259,6 +265,7 @@ impl SandboxProvisioner for KubeProvisioner {
     async fn start(&self, target: &SandboxRef) -> Result<(), DriverError> {
         let version = self.ready_api().await?;
         let view = self.cached(target).await?;
+        crate::kubernetes::expiry::refuse_start(&view.controller_conditions, &target.id)?;
         let patch = Patch::Merge(version.running_patch(true));
         self.kube
             .call(

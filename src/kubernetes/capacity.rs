@@ -1,5 +1,7 @@
 //! GPU capacity check for ValidateSandboxCreate: pure over a node list.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::Node;
 
 use crate::error::DriverError;
@@ -20,8 +22,8 @@ fn schedulable_gpus(node: &Node) -> u64 {
 }
 
 /// FAILED_PRECONDITION unless some schedulable node can hold `count` GPUs.
-pub fn check_gpu_capacity(nodes: &[Node], count: u32) -> Result<(), DriverError> {
-    let largest = nodes.iter().map(schedulable_gpus).max().unwrap_or(0);
+pub fn check_gpu_capacity(nodes: &[Arc<Node>], count: u32) -> Result<(), DriverError> {
+    let largest = nodes.iter().map(|n| schedulable_gpus(n)).max().unwrap_or(0);
     if largest >= u64::from(count) {
         Ok(())
     } else {
@@ -36,7 +38,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn node(gpus: Option<&str>, unschedulable: bool) -> Node {
+    fn node(gpus: Option<&str>, unschedulable: bool) -> Arc<Node> {
         let mut alloc = json!({"cpu": "8"});
         if let Some(g) = gpus {
             alloc[GPU_RESOURCE] = json!(g);
@@ -45,6 +47,7 @@ mod tests {
             "metadata": {"name": "n"}, "spec": {"unschedulable": unschedulable},
             "status": {"allocatable": alloc}
         }))
+        .map(Arc::new)
         .expect("node")
     }
 

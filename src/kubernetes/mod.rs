@@ -4,17 +4,21 @@
 pub mod cache;
 pub mod capacity;
 pub mod client;
+pub mod event_watch;
 pub mod identity;
 pub mod index;
+pub mod nodes;
 pub mod permissions;
 pub mod pod_status;
 pub mod provisioner;
+pub mod readiness;
 pub mod render;
 pub mod request_config;
 pub mod request_rules;
 pub mod status;
 pub mod supervisor;
 pub mod validation;
+pub mod watch_backoff;
 
 #[cfg(test)]
 mod index_tests;

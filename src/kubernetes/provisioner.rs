@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Node, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Namespace, Pod, Secret, ServiceAccount};
 use kube::api::{
     Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
 };
@@ -19,16 +19,20 @@ use crate::error::DriverError;
 use crate::kubernetes::cache::SandboxCache;
 use crate::kubernetes::capacity::check_gpu_capacity;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
+use crate::kubernetes::event_watch::event_watch_configs;
 use crate::kubernetes::identity::{
     LABEL_GATEWAY_ID, LABEL_MANAGED_BY, LABEL_SANDBOX_ID, LABEL_WORKSPACE, MANAGED_BY, ownership_selector,
     workspace_namespace,
 };
+use crate::kubernetes::nodes::NodeStore;
+use crate::kubernetes::readiness;
 use crate::kubernetes::render::{
     RenderedSandbox, SandboxApiVersion, gpu_count, owned_by_sandbox, render_sandbox, sandbox_service_account,
 };
 use crate::kubernetes::status::{SandboxView, sandbox_view};
 use crate::kubernetes::supervisor::{missing_tls_keys, require_token_source};
 use crate::kubernetes::validation::validate_public_name;
+use crate::kubernetes::watch_backoff::watch_backoff;
 use crate::metrics::DriverMetrics;
 use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
@@ -43,8 +47,11 @@ pub struct KubeProvisioner {
     config: Arc<DriverConfig>,
     kube: KubeCalls,
     backend: watch::Sender<Readiness>,
+    /// [`readiness::combined`] of `backend` and the cache, pushed by [`readiness::publish`].
+    readiness: watch::Sender<Readiness>,
     api: watch::Sender<Option<SandboxApiVersion>>,
     cache: Arc<SandboxCache>,
+    nodes: NodeStore,
     enricher: Arc<dyn PlatformEnricher>,
     metrics: Arc<dyn DriverMetrics>,
     shutdown: watch::Receiver<bool>,
@@ -57,6 +64,7 @@ impl KubeProvisioner {
     pub fn start(
         config: Arc<DriverConfig>,
         client: kube::Client,
+        nodes: NodeStore,
         enricher: Arc<dyn PlatformEnricher>,
         metrics: Arc<dyn DriverMetrics>,
         shutdown: watch::Receiver<bool>,
@@ -71,13 +79,21 @@ impl KubeProvisioner {
             config,
             kube,
             backend: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
+            readiness: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
             api: watch::channel(None).0,
             cache: SandboxCache::with_unschedulable_timeout(metrics.clone(), unschedulable_timeout),
+            nodes,
             enricher,
             metrics,
             shutdown,
         });
         Arc::clone(&this.enricher).start(PlatformEvents::new(Arc::clone(&this.cache)), this.shutdown.clone());
+        tokio::spawn(readiness::publish(
+            this.backend.subscribe(),
+            Arc::clone(&this.cache),
+            this.readiness.clone(),
+            this.shutdown.clone(),
+        ));
         tokio::spawn(Arc::clone(&this).connect());
         this
     }
@@ -173,7 +189,10 @@ impl KubeProvisioner {
     /// Kubernetes Events of our Sandboxes and Pods become platform events. Events already
     /// there at start (the initial list) are history, not progress, and are skipped.
     async fn watch_events(self: Arc<Self>) {
-        let stream = watcher(self.in_scope::<KubeEvent>(), watcher::Config::default());
+        let watches = event_watch_configs()
+            .into_iter()
+            .map(|config| watcher(self.in_scope::<KubeEvent>(), config).boxed());
+        let stream = futures::stream::select_all(watches);
         follow(stream, self.shutdown.clone(), "Event", |event| {
             if let watcher::Event::Apply(event) = event {
                 self.cache.publish_platform_event(&event);
@@ -446,13 +465,13 @@ impl KubeProvisioner {
 
 /// Feeds a watch to `apply` until shutdown. Errors back off and resume, relists included: a
 /// watch of the driver's never ends on its own.
-async fn follow<K>(
+pub(crate) async fn follow<K>(
     stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
     mut shutdown: watch::Receiver<bool>,
     what: &str,
     mut apply: impl FnMut(watcher::Event<K>),
 ) {
-    let mut stream = std::pin::pin!(stream.default_backoff());
+    let mut stream = std::pin::pin!(stream.backoff(watch_backoff()));
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
@@ -506,12 +525,8 @@ impl SandboxProvisioner for KubeProvisioner {
         if let Some(gpu) = gpu {
             let count = gpu_count(gpu)?;
             self.ready_api().await?;
-            let nodes: Api<Node> = Api::all(self.kube.client.clone());
-            let list = self
-                .kube
-                .call("list", "nodes", nodes.list(&ListParams::default()))
-                .await?;
-            check_gpu_capacity(&list.items, count)?;
+            let nodes = self.nodes.nodes(self.config.kube_api_timeout).await?;
+            check_gpu_capacity(&nodes, count)?;
         }
         Ok(())
     }
@@ -759,11 +774,11 @@ impl SandboxProvisioner for KubeProvisioner {
     }
 
     fn readiness(&self) -> Readiness {
-        let backend = self.backend.borrow().clone();
-        if backend == Readiness::Ready && !self.cache.read(|i| i.synced()) {
-            return Readiness::Unavailable("the sandbox cache has not synced yet".into());
-        }
-        backend
+        readiness::combined(&self.backend.borrow(), self.cache.read(|i| i.synced()))
+    }
+
+    fn readiness_updates(&self) -> watch::Receiver<Readiness> {
+        self.readiness.subscribe()
     }
 }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
-use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
@@ -19,6 +19,7 @@ use crate::enricher::{CreatedSandbox, PlatformEnricher, PlatformEvents};
 use crate::error::DriverError;
 use crate::kubernetes::client::KubeCalls;
 use crate::kubernetes::identity::{LABEL_GATEWAY_ID, LABEL_MANAGED_BY, MANAGED_BY, identity_of, ownership_selector};
+use crate::kubernetes::nodes::NodeStore;
 use crate::kubernetes::render::{SandboxManifest, owned_by_sandbox};
 use crate::kubernetes::status::SandboxView;
 use crate::metrics::DriverMetrics;
@@ -46,6 +47,7 @@ const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
 pub struct OpenShiftEnricher {
     config: Arc<DriverConfig>,
     kube: KubeCalls,
+    nodes: NodeStore,
     /// `None` until the first discovery answered.
     facts: watch::Sender<Option<PlatformFacts>>,
     /// Sandbox id → its Route, from the Route watch.
@@ -56,6 +58,7 @@ impl OpenShiftEnricher {
     pub fn new(
         config: Arc<DriverConfig>,
         client: kube::Client,
+        nodes: NodeStore,
         metrics: Arc<dyn DriverMetrics>,
     ) -> Result<Arc<Self>, DriverError> {
         let selinux_type = &config.openshift.selinux_type;
@@ -73,6 +76,7 @@ impl OpenShiftEnricher {
                 metrics,
             },
             config,
+            nodes,
             facts: watch::channel(known).0,
             routes: RwLock::new(HashMap::new()),
         }))
@@ -87,12 +91,8 @@ impl OpenShiftEnricher {
         let selinux_labels = if label.is_empty() || !self.config.openshift.selinux_type.is_empty() {
             Vec::new()
         } else {
-            let nodes: Api<Node> = Api::all(self.kube.client.clone());
-            let list = self
-                .kube
-                .call("list", "nodes", nodes.list(&ListParams::default().labels(label)))
-                .await?;
-            list.items
+            let nodes = self.nodes.nodes(self.config.kube_api_timeout).await?;
+            nodes
                 .iter()
                 .filter_map(|n| n.metadata.labels.as_ref()?.get(label).cloned())
                 .collect()

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use kube::api::{DeleteParams, Patch, PatchParams};
-use openshell_driver_openshift::kubernetes::identity::{LABEL_SANDBOX_NAME, ownership_selector};
+use openshell_driver_openshift::kubernetes::identity::{LABEL_SANDBOX_NAME, Ownership};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -28,7 +28,7 @@ pub async fn watch_lag_and_relist(bench: &mut Bench) {
         bench.report.note("too few sandboxes for the watch measurements");
         return;
     }
-    let selector = ownership_selector(&bench.namespace);
+    let selector = Ownership::new(&bench.namespace).selector();
     let mut reference = reference_watch(bench.sandboxes(&bench.admin), &selector);
     let (tx, mut arrivals) = mpsc::unbounded_channel();
     let mut open_streams = 0;

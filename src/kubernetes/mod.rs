@@ -4,6 +4,8 @@
 pub mod cache;
 pub mod capacity;
 pub mod client;
+pub mod containers;
+pub mod enricher;
 pub mod event_watch;
 pub mod identity;
 pub mod index;
@@ -18,15 +20,8 @@ pub mod request_rules;
 pub mod status;
 pub mod supervisor;
 pub mod validation;
+pub mod volumes;
+pub mod watch;
 pub mod watch_backoff;
-
-#[cfg(test)]
-mod index_tests;
-#[cfg(test)]
-mod pod_status_tests;
-#[cfg(test)]
-mod render_tests;
-#[cfg(test)]
-mod supervisor_tests;
 
 pub use provisioner::KubeProvisioner;

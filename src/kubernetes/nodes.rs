@@ -11,8 +11,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::error::DriverError;
-use crate::kubernetes::provisioner::follow;
 use crate::kubernetes::render::GPU_RESOURCE;
+use crate::kubernetes::watch::follow;
 
 /// The Nodes, with only what the driver reads of them. The watch starts on first use: a
 /// driver that never checks GPUs or SELinux labels never watches Nodes.
@@ -105,8 +105,8 @@ mod tests {
         let status = node.status.as_ref().expect("status");
         assert!(status.images.is_none());
         assert_eq!(status.allocatable.as_ref().map(|a| a.len()), Some(1));
-        let nodes = vec![Arc::new(node)];
-        assert!(check_gpu_capacity(&nodes, 4).is_ok());
-        assert!(check_gpu_capacity(&nodes, 5).is_err());
+        let nodes = [Arc::new(node)];
+        assert!(check_gpu_capacity(nodes.iter().map(AsRef::as_ref), 4).is_ok());
+        assert!(check_gpu_capacity(nodes.iter().map(AsRef::as_ref), 5).is_err());
     }
 }

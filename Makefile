@@ -1,7 +1,7 @@
 # openshell-driver-openshift — see README.md. Every target works on a fresh machine.
 CARGO ?= cargo
 .DEFAULT_GOAL := build
-.PHONY: fuzz bench-e2e test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+.PHONY: fuzz bench-cluster bench-e2e test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
 
 build:
 	$(CARGO) build --locked
@@ -62,6 +62,11 @@ test-chart:
 ## Hot-path costs (render, cache Get/List, watch apply and replay), printed as a table.
 bench:
 	$(CARGO) bench --locked --bench driver
+
+## The driver at BENCH_N sandboxes (1000; 10000 takes ~15 min) on the local cluster, through its
+## socket: create vs raw API throughput, List/Get, watch lag, relist, RSS, API requests per call.
+bench-cluster:
+	hack/bench-cluster.sh
 
 cluster-build:
 	hack/cluster/build.sh

@@ -257,7 +257,10 @@ async fn errors_carry_the_right_codes() {
         assert!(!status.message().is_empty(), "{what}: a clear message");
     }
 
-    *server.provisioner.readiness.lock().expect("lock") = Readiness::Misconfigured("install the Sandbox CRD".into());
+    server
+        .provisioner
+        .readiness
+        .send_replace(Readiness::Misconfigured("install the Sandbox CRD".into()));
     let err = client
         .list_sandboxes(ListSandboxesRequest {})
         .await
@@ -266,7 +269,10 @@ async fn errors_carry_the_right_codes() {
         (err.code(), err.message()),
         (tonic::Code::FailedPrecondition, "install the Sandbox CRD")
     );
-    *server.provisioner.readiness.lock().expect("lock") = Readiness::Unavailable("API server down".into());
+    server
+        .provisioner
+        .readiness
+        .send_replace(Readiness::Unavailable("API server down".into()));
     assert_eq!(
         client
             .list_sandboxes(ListSandboxesRequest {})

@@ -11,6 +11,7 @@ use crate::config::{DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use crate::error::DriverError;
 use crate::kubernetes::capacity::allocatable_gpus;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
+use crate::kubernetes::nodes::NodeStore;
 use crate::kubernetes::permissions::NamedObject;
 use crate::kubernetes::render::GPU_RESOURCE;
 use crate::kubernetes::render::sandbox_service_account;
@@ -352,7 +353,9 @@ async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckL
 async fn scc_line(client: kube::Client, config: &DriverConfig) -> CheckLine {
     let config = std::sync::Arc::new(config.clone());
     let scc = config.openshift.scc.clone();
-    let result = match OpenShiftEnricher::new(config.clone(), client, std::sync::Arc::new(NoopMetrics)) {
+    // The preflight reads no Nodes, so their watch (started on first use) never starts.
+    let nodes = NodeStore::new(client.clone(), tokio::sync::watch::channel(false).1);
+    let result = match OpenShiftEnricher::new(config.clone(), client, nodes, std::sync::Arc::new(NoopMetrics)) {
         Ok(enricher) => enricher.scc_preflight(&config.namespace).await,
         Err(e) => Err(e),
     };

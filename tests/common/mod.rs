@@ -247,7 +247,10 @@ impl DriverProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("driver did not open its socket and metrics port; log:\n{}", process.log());
+        panic!(
+            "driver did not open its socket and metrics port; log:\n{}",
+            process.log()
+        );
     }
 
     pub fn log(&self) -> String {

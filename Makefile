@@ -22,7 +22,7 @@ test-unit:
 
 ## Needs grpcio for the Python client test (deps).
 test-grpc: deps
-	$(CARGO) test --locked --test grpc --test grpc_clients
+	$(CARGO) test --locked --test grpc --test grpc_socket --test grpc_clients
 
 test-wire: deps
 	$(CARGO) test --locked --test wire

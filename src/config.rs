@@ -450,3 +450,7 @@ impl DriverConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

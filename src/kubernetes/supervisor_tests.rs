@@ -424,26 +424,6 @@ fn capabilities_security_context_and_app_armor() {
 }
 
 #[test]
-fn app_armor_flag_values() {
-    use crate::config::parse_app_armor;
-    let cases = [
-        ("", Ok(AppArmor::Unset)),
-        ("runtime-default", Ok(AppArmor::RuntimeDefault)),
-        ("unconfined", Ok(AppArmor::Unconfined)),
-        (
-            "localhost/openshell-agent",
-            Ok(AppArmor::Localhost("openshell-agent".into())),
-        ),
-        ("localhost/", Err(())),
-        ("RuntimeDefault", Err(())),
-        ("permissive", Err(())),
-    ];
-    for (text, want) in cases {
-        assert_eq!(parse_app_armor(text).map_err(|_| ()), want, "{text:?}");
-    }
-}
-
-#[test]
 fn configurations_that_cannot_work_are_refused_with_the_flag_named() {
     type Case = (&'static str, DriverConfig, tonic::Code, &'static str);
     let cases: Vec<Case> = vec![

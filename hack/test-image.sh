@@ -23,10 +23,15 @@ check() { # what command...
 }
 
 IMAGE_OUT="$work/a" "$repo/hack/image/build.sh" >"$work/a.out"
-git clone --quiet --no-hardlinks "$repo" "$work/clone"
-git -C "$work/clone" checkout --quiet "$(git -C "$repo" rev-parse HEAD)"
-log "second build in $work/clone (its own target directory)"
-IMAGE_OUT="$work/b" "$work/clone/hack/image/build.sh" >"$work/b.out"
+# IMAGE_TEST_CLONE=DIR keeps the second checkout (and its target directory) there, so a rerun
+# builds incrementally what changed; by default a new clone, built from nothing.
+clone=${IMAGE_TEST_CLONE:-$work/clone}
+[ -d "$clone/.git" ] || git clone --quiet --no-hardlinks "$repo" "$clone"
+git -C "$clone" fetch --quiet "$repo" HEAD
+git -C "$clone" checkout --quiet --detach "$(git -C "$repo" rev-parse HEAD)"
+[ "$(cd "$clone" && pwd)" != "$repo" ] || die "IMAGE_TEST_CLONE is this checkout"
+log "second build in $clone (its own target directory)"
+IMAGE_OUT="$work/b" "$clone/hack/image/build.sh" >"$work/b.out"
 # shellcheck source=/dev/null
 . "$work/a/image.env"
 a=$IMAGE_DIGEST

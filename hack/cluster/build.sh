@@ -57,7 +57,10 @@ build_kube() {
       sort -u | while read -r m; do echo "replace $m => $m v0.$minor.${v##*.}"; done
   } >"$mod/go.mod"
   local pkgs=() names=()
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+  # kube-proxy only for tier 4's chart run (E2E_CHART=1 hack/test-e2e.sh).
+  [ "${CLUSTER_WITH_KUBE_PROXY:-}" != 1 ] || want+=(kube-proxy)
+  for c in "${want[@]}"; do
     have "$c" "$v" && continue
     names+=("$c"); pkgs+=("k8s.io/kubernetes/cmd/$c")
   done

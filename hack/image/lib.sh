@@ -45,7 +45,7 @@ build_driver() { # triple
   log "building $triple (static, release)"
   (cd "$image_repo" && env "${env[@]}" cargo build --locked --release --quiet --target "$triple" \
     --bin openshell-driver-openshift) >&2 || die "cargo build for $triple failed"
-  echo "$image_repo/target/$triple/release/openshell-driver-openshift"
+  echo "${CARGO_TARGET_DIR:-$image_repo/target}/$triple/release/openshell-driver-openshift"
 }
 
 # Debian's Mozilla CA bundle, built as update-ca-certificates builds it (every certificate of

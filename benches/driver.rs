@@ -102,13 +102,7 @@ fn main() {
             let r = exposed(i);
             let mut rendered =
                 render_sandbox(&r, &openshift, SandboxApiVersion::V1beta1, &["expose"]).expect("renders");
-            let made = enrich_offline(
-                &r,
-                &openshift,
-                &mut rendered.manifest,
-                &annotations,
-                &PlatformFacts::default(),
-            );
+            let made = enrich_offline(&r, &openshift, &mut rendered, &annotations, &PlatformFacts::default());
             black_box(made.expect("enriches"));
         }),
     ));

@@ -3,19 +3,23 @@
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
+use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use serde::Serialize;
 
 use crate::config::{DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use crate::error::DriverError;
+use crate::kubernetes::capacity::allocatable_gpus;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
-use crate::kubernetes::permissions::{NamedObject, required};
+use crate::kubernetes::permissions::NamedObject;
 use crate::kubernetes::render::GPU_RESOURCE;
+use crate::kubernetes::render::sandbox_service_account;
 use crate::kubernetes::supervisor::{checked_endpoint, missing_tls_keys};
-use crate::kubernetes::validation::parse_quantity;
 use crate::metrics::NoopMetrics;
 use crate::openshift::OpenShiftEnricher;
-use crate::openshift::detect::{SCC_GROUP_VERSION, SCC_PLURAL};
+use crate::openshift::api::{SCC_PLURAL, scc_resource};
+use crate::openshift::detect::{PlatformFacts, openshift_active};
+use crate::openshift::permissions::required;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckOutput {
@@ -109,11 +113,16 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             },
         );
     }
-    let openshift = match config.openshift.platform {
-        PlatformMode::Kubernetes => false,
-        PlatformMode::Openshift => true,
-        PlatformMode::Auto => kube.serves(SCC_GROUP_VERSION, SCC_PLURAL).await.unwrap_or(false),
+    let facts = PlatformFacts {
+        // Asked only when the mode leaves it open.
+        scc_api: config.openshift.platform == PlatformMode::Auto
+            && kube
+                .serves(&scc_resource().api_version, SCC_PLURAL)
+                .await
+                .unwrap_or(false),
+        ..Default::default()
     };
+    let openshift = openshift_active(config.openshift.platform, &facts);
     lines.push(line(
         "platform",
         Verdict::Pass,
@@ -152,9 +161,7 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             // Without a client TLS Secret the driver reads none.
             NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
             NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
-            NamedObject::SandboxServiceAccount => Some(crate::kubernetes::render::sandbox_service_account(
-                &config.sandbox_service_account,
-            )),
+            NamedObject::SandboxServiceAccount => Some(sandbox_service_account(&config.sandbox_service_account)),
         };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
@@ -240,7 +247,7 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
             format!(
                 "service-account: projected token (audience {}) exchanged for a gateway JWT; the gateway needs sandbox JWTs and Kubernetes token verification for ServiceAccount {}",
                 config.sandbox_token_audience,
-                crate::openshift::pod::sandbox_service_account(&config.sandbox_service_account)
+                sandbox_service_account(&config.sandbox_service_account)
             ),
         ),
         SandboxAuth::TokenFile => line(
@@ -254,7 +261,7 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
 
 /// The sandbox pods' ServiceAccount: made by the driver in managed mode, required in shared mode.
 async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
-    let name = crate::kubernetes::render::sandbox_service_account(&config.sandbox_service_account);
+    let name = sandbox_service_account(&config.sandbox_service_account);
     if config.workspace_mode == crate::config::WorkspaceMode::Managed {
         return line(
             "sandbox-service-account",
@@ -320,9 +327,8 @@ async fn gpu_line(kube: &KubeCalls) -> CheckLine {
                 .items
                 .iter()
                 .filter_map(|n| {
-                    let q = n.status.as_ref()?.allocatable.as_ref()?.get(GPU_RESOURCE)?;
-                    let count = parse_quantity(&q.0).filter(|c| *c > 0.0)?;
-                    Some(format!("{}={count}", n.metadata.name.clone().unwrap_or_default()))
+                    let count = allocatable_gpus(n);
+                    (count > 0).then(|| format!("{}={count}", n.name_any()))
                 })
                 .collect();
             if gpus.is_empty() {

@@ -259,143 +259,163 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
     let mut client = connect(&args.socket).await?;
     let out = args.output;
     match args.command {
-        ClientCommand::Capabilities => {
-            let c = client
-                .get_capabilities(GetCapabilitiesRequest {})
-                .await
-                .map_err(RpcFailed::from)?
-                .into_inner();
-            let v = json!({"driver_name": c.driver_name, "driver_version": c.driver_version, "default_image": c.default_image,
-                           "gateway_manages_lifecycle": c.gateway_manages_lifecycle});
-            print(out, &v, || {
-                table(&[
-                    vec!["DRIVER".into(), "VERSION".into(), "DEFAULT IMAGE".into()],
-                    vec![c.driver_name.clone(), c.driver_version.clone(), c.default_image.clone()],
-                ])
-            })
-        }
-        ClientCommand::Create(create) => {
-            let sandbox = create_request(create)?;
-            client
-                .validate_sandbox_create(ValidateSandboxCreateRequest {
-                    sandbox: Some(sandbox.clone()),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            client
-                .create_sandbox(CreateSandboxRequest {
-                    sandbox: Some(sandbox.clone()),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let v = json!({"id": sandbox.id, "name": sandbox.name, "workspace": sandbox.workspace});
-            print(out, &v, || format!("{}\n", sandbox.id))
-        }
-        ClientCommand::Get { id } => {
-            let s = client
-                .get_sandbox(GetSandboxRequest {
-                    sandbox_id: id,
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let s = s.into_inner().sandbox.unwrap_or_default();
-            print(out, &sandbox_json(&s), || sandbox_rows(std::slice::from_ref(&s)))
-        }
-        ClientCommand::List => {
-            let list = client
-                .list_sandboxes(ListSandboxesRequest {})
-                .await
-                .map_err(RpcFailed::from)?
-                .into_inner()
-                .sandboxes;
-            print(out, &Value::Array(list.iter().map(sandbox_json).collect()), || {
-                sandbox_rows(&list)
-            })
-        }
-        ClientCommand::Watch => {
-            let mut stream = client
-                .watch_sandboxes(WatchSandboxesRequest {})
-                .await
-                .map_err(RpcFailed::from)?
-                .into_inner();
-            while let Some(event) = stream.next().await {
-                let event = event.map_err(RpcFailed::from)?;
-                match out {
-                    Output::Table => println!("{}", event_line(&event)),
-                    _ => println!("{}", serde_json::to_string(&event_json(&event))?),
-                }
-            }
-            Ok(())
-        }
+        ClientCommand::Capabilities => capabilities(&mut client, out).await,
+        ClientCommand::Create(create) => create_sandbox(&mut client, out, create).await,
+        ClientCommand::Get { id } => get(&mut client, out, id).await,
+        ClientCommand::List => list(&mut client, out).await,
+        ClientCommand::Watch => watch(&mut client, out).await,
         ClientCommand::Wait { id, phase, timeout } => wait(&mut client, &id, &phase, timeout).await,
-        ClientCommand::Stop { id } => {
-            client
-                .stop_sandbox(StopSandboxRequest {
-                    sandbox_id: id.clone(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            print(out, &json!({"stopped": id}), || format!("stopped {id}\n"))
-        }
-        ClientCommand::Start { id } => {
-            client
-                .start_sandbox(StartSandboxRequest {
-                    sandbox_id: id.clone(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            print(out, &json!({"started": id}), || format!("started {id}\n"))
-        }
-        ClientCommand::Delete { id } => {
-            let r = client
-                .delete_sandbox(DeleteSandboxRequest {
-                    sandbox_id: id.clone(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let deleted = r.into_inner().deleted;
-            print(out, &json!({"id": id, "deleted": deleted}), || {
-                if deleted {
-                    format!("deleted {id}\n")
-                } else {
-                    format!("{id} was already absent\n")
-                }
-            })
-        }
-        ClientCommand::Endpoint { id } => {
-            let e = client
-                .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
-                    sandbox_id: id,
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let e = e.into_inner();
-            let v = json!({"pod_ips": e.pod_ips, "service_fqdn": e.service_fqdn, "node_name": e.node_name, "route_host": e.route_host, "instance_id": e.instance_id});
-            print(out, &v, || {
-                table(&[
-                    vec![
-                        "POD IPS".into(),
-                        "NODE".into(),
-                        "INSTANCE".into(),
-                        "SERVICE".into(),
-                        "ROUTE".into(),
-                    ],
-                    vec![
-                        e.pod_ips.join(","),
-                        e.node_name.clone(),
-                        e.instance_id.clone(),
-                        e.service_fqdn.clone(),
-                        e.route_host.clone(),
-                    ],
-                ])
-            })
+        ClientCommand::Stop { id } => stop(&mut client, out, id).await,
+        ClientCommand::Start { id } => start(&mut client, out, id).await,
+        ClientCommand::Delete { id } => delete(&mut client, out, id).await,
+        ClientCommand::Endpoint { id } => endpoint(&mut client, out, id).await,
+    }
+}
+
+type Client = ComputeDriverClient<Channel>;
+
+async fn capabilities(client: &mut Client, out: Output) -> anyhow::Result<()> {
+    let c = client
+        .get_capabilities(GetCapabilitiesRequest {})
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner();
+    let v = json!({"driver_name": c.driver_name, "driver_version": c.driver_version, "default_image": c.default_image,
+                   "gateway_manages_lifecycle": c.gateway_manages_lifecycle});
+    print(out, &v, || {
+        table(&[
+            vec!["DRIVER".into(), "VERSION".into(), "DEFAULT IMAGE".into()],
+            vec![c.driver_name.clone(), c.driver_version.clone(), c.default_image.clone()],
+        ])
+    })
+}
+
+async fn create_sandbox(client: &mut Client, out: Output, create: CreateArgs) -> anyhow::Result<()> {
+    let sandbox = create_request(create)?;
+    client
+        .validate_sandbox_create(ValidateSandboxCreateRequest {
+            sandbox: Some(sandbox.clone()),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox.clone()),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    let v = json!({"id": sandbox.id, "name": sandbox.name, "workspace": sandbox.workspace});
+    print(out, &v, || format!("{}\n", sandbox.id))
+}
+
+async fn get(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    let s = client
+        .get_sandbox(GetSandboxRequest {
+            sandbox_id: id,
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    let s = s.into_inner().sandbox.unwrap_or_default();
+    print(out, &sandbox_json(&s), || sandbox_rows(std::slice::from_ref(&s)))
+}
+
+async fn list(client: &mut Client, out: Output) -> anyhow::Result<()> {
+    let list = client
+        .list_sandboxes(ListSandboxesRequest {})
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner()
+        .sandboxes;
+    print(out, &Value::Array(list.iter().map(sandbox_json).collect()), || {
+        sandbox_rows(&list)
+    })
+}
+
+async fn watch(client: &mut Client, out: Output) -> anyhow::Result<()> {
+    let mut stream = client
+        .watch_sandboxes(WatchSandboxesRequest {})
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner();
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(RpcFailed::from)?;
+        match out {
+            Output::Table => println!("{}", event_line(&event)),
+            _ => println!("{}", serde_json::to_string(&event_json(&event))?),
         }
     }
+    Ok(())
+}
+
+async fn stop(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    client
+        .stop_sandbox(StopSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    print(out, &json!({"stopped": id}), || format!("stopped {id}\n"))
+}
+
+async fn start(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    client
+        .start_sandbox(StartSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    print(out, &json!({"started": id}), || format!("started {id}\n"))
+}
+
+async fn delete(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    let r = client
+        .delete_sandbox(DeleteSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    let deleted = r.into_inner().deleted;
+    print(out, &json!({"id": id, "deleted": deleted}), || {
+        if deleted {
+            format!("deleted {id}\n")
+        } else {
+            format!("{id} was already absent\n")
+        }
+    })
+}
+
+async fn endpoint(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    let e = client
+        .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
+            sandbox_id: id,
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner();
+    let v = json!({"pod_ips": e.pod_ips, "service_fqdn": e.service_fqdn, "node_name": e.node_name, "route_host": e.route_host, "instance_id": e.instance_id});
+    print(out, &v, || {
+        table(&[
+            vec![
+                "POD IPS".into(),
+                "NODE".into(),
+                "INSTANCE".into(),
+                "SERVICE".into(),
+                "ROUTE".into(),
+            ],
+            vec![
+                e.pod_ips.join(","),
+                e.node_name.clone(),
+                e.instance_id.clone(),
+                e.service_fqdn.clone(),
+                e.route_host.clone(),
+            ],
+        ])
+    })
 }
 
 fn event_line(e: &WatchSandboxesEvent) -> String {
@@ -414,12 +434,7 @@ fn event_line(e: &WatchSandboxesEvent) -> String {
 }
 
 /// Follows the watch until `id` reaches `phase` ("deleted" waits for the deleted event).
-async fn wait(
-    client: &mut ComputeDriverClient<Channel>,
-    id: &str,
-    phase: &str,
-    timeout: Duration,
-) -> anyhow::Result<()> {
+async fn wait(client: &mut Client, id: &str, phase: &str, timeout: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut stream = client
         .watch_sandboxes(WatchSandboxesRequest {})

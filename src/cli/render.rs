@@ -8,10 +8,10 @@ use clap::Args;
 use crate::cli::request_doc::SandboxDoc;
 use crate::config::DriverConfig;
 use crate::config::PlatformMode;
-use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox};
+use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox, sandbox_service_account};
+use crate::openshift::decision::{decide, enrich_offline};
 use crate::openshift::detect::PlatformFacts;
-use crate::openshift::enrich_offline;
-use crate::openshift::expose::{EXPOSE_KEY, exposure_of};
+use crate::openshift::expose::EXPOSE_KEY;
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
@@ -49,27 +49,22 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     } else {
         SandboxApiVersion::V1beta1
     };
-    let openshift = args.driver.openshift.platform == PlatformMode::Openshift;
     let keys: &[&str] = &[EXPOSE_KEY];
     let mut rendered = render_sandbox(&request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let companions = if openshift {
+    let companions = if args.driver.openshift.platform == PlatformMode::Openshift {
         let annotations = args.namespace_annotations.iter().cloned().collect();
         // Offline there are no node labels: only --selinux-type shows.
         enrich_offline(
             &request,
             &args.driver,
-            &mut rendered.manifest,
+            &mut rendered,
             &annotations,
             &PlatformFacts::default(),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?
     } else {
-        if exposure_of(&request, &args.driver.openshift)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .is_some()
-        {
-            anyhow::bail!("platform_config.expose needs --platform openshift (Routes are OpenShift's)");
-        }
+        // Offline no OpenShift API is served: the enricher's own refusal of `expose`.
+        decide(&args.driver, &PlatformFacts::default(), &request).map_err(|e| anyhow::anyhow!("{e}"))?;
         None
     };
     let mut out = serde_yaml::to_string(&rendered.manifest)?;
@@ -96,11 +91,7 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
             docs.push(secret);
         }
         if let Some((key, value)) = made.redirect_annotation {
-            let account = if args.driver.sandbox_service_account.is_empty() {
-                "default"
-            } else {
-                &args.driver.sandbox_service_account
-            };
+            let account = sandbox_service_account(&args.driver.sandbox_service_account);
             out.push_str(&format!("# patched onto ServiceAccount {account}: {key}: {value}\n"));
         }
         for doc in docs {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
 
@@ -249,7 +250,7 @@ impl SandboxIndex {
                 let Some(id) = pod_sandbox_id(&pod) else {
                     return Vec::new();
                 };
-                let uid = pod.metadata.uid.clone().unwrap_or_default();
+                let uid = pod.uid().unwrap_or_default();
                 if self.pods.get(&id).is_some_and(|p| uid.is_empty() || p.uid == uid) {
                     self.pods.remove(&id);
                 }
@@ -279,7 +280,7 @@ impl SandboxIndex {
         let Some(id) = pod_sandbox_id(pod) else {
             return Vec::new();
         };
-        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let uid = pod.uid().unwrap_or_default();
         let failure = pod_failure(pod);
         let first_seen = match (self.pods.get(&id), &failure) {
             (Some(old), Some(new)) if old.uid == uid && old.failure.as_ref().is_some_and(|f| same_failure(f, new)) => {
@@ -408,10 +409,7 @@ impl SandboxIndex {
             return None;
         }
         let key = (
-            involved
-                .namespace
-                .clone()
-                .or_else(|| event.metadata.namespace.clone())?,
+            involved.namespace.clone().or_else(|| event.namespace())?,
             involved.name.clone()?,
         );
         let id = self.by_object.get(&key)?;
@@ -425,7 +423,7 @@ impl SandboxIndex {
 }
 
 fn pod_sandbox_id(pod: &Pod) -> Option<String> {
-    pod.metadata.labels.as_ref()?.get(LABEL_SANDBOX_ID).cloned()
+    pod.labels().get(LABEL_SANDBOX_ID).cloned()
 }
 
 /// The same failure, for its grace: the image-pull reasons alternate, and count as one.
@@ -485,3 +483,7 @@ fn platform_event_of(event: &KubeEvent) -> DriverPlatformEvent {
         metadata,
     }
 }
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

@@ -4,6 +4,8 @@
 pub mod cache;
 pub mod capacity;
 pub mod client;
+pub mod containers;
+pub mod enricher;
 pub mod identity;
 pub mod index;
 pub mod permissions;
@@ -15,14 +17,7 @@ pub mod request_rules;
 pub mod status;
 pub mod supervisor;
 pub mod validation;
-
-#[cfg(test)]
-mod index_tests;
-#[cfg(test)]
-mod pod_status_tests;
-#[cfg(test)]
-mod render_tests;
-#[cfg(test)]
-mod supervisor_tests;
+pub mod volumes;
+pub mod watch;
 
 pub use provisioner::KubeProvisioner;

@@ -325,3 +325,7 @@ pub fn ready_overlay(
     }
     (out, terminal)
 }
+
+#[cfg(test)]
+#[path = "pod_status_tests.rs"]
+mod tests;

@@ -8,6 +8,7 @@ use crate::config::{DriverConfig, ImagePullPolicy};
 use crate::kubernetes::identity::*;
 use crate::kubernetes::render::*;
 use crate::kubernetes::request_config::json_to_struct;
+use crate::proto::ResourceRequirements;
 use crate::proto::*;
 
 const ID: &str = "0b7c56a2-6a7e-4e0c-9d55-5f3c1d2b8e01";

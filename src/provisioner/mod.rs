@@ -57,9 +57,10 @@ pub type WatchStream = BoxStream<'static, WatchSandboxesEvent>;
 
 #[async_trait::async_trait]
 pub trait SandboxProvisioner: Send + Sync + 'static {
-    /// Everything that can be checked before anything is stored; also run by `create`.
+    /// Everything that can be checked before anything is stored, capacity included.
     async fn validate_create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError>;
-    /// Accepts the sandbox; idempotent for the same id.
+    /// Accepts the sandbox; idempotent for the same id. It repeats the input and platform checks
+    /// of `validate_create` (a gateway may skip that call), not the capacity check.
     async fn create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError>;
     async fn get(&self, target: &SandboxRef) -> Result<DriverSandbox, DriverError>;
     async fn list(&self) -> Result<Vec<DriverSandbox>, DriverError>;

@@ -11,7 +11,7 @@ use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::error::DriverError;
 use openshell_driver_openshift::kubernetes::cache::SandboxCache;
 use openshell_driver_openshift::kubernetes::identity::LABEL_SANDBOX_ID;
-use openshell_driver_openshift::kubernetes::render::{SandboxApiVersion, gpu_count, render_sandbox};
+use openshell_driver_openshift::kubernetes::render::{SandboxApiVersion, render_sandbox, requested_gpus};
 use openshell_driver_openshift::metrics::NoopMetrics;
 use openshell_driver_openshift::proto::DriverSandbox;
 use openshell_driver_openshift::provisioner::*;
@@ -84,16 +84,10 @@ fn running() -> serde_json::Value {
 impl SandboxProvisioner for MemoryProvisioner {
     async fn validate_create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
         render_sandbox(sandbox, &self.config, SandboxApiVersion::V1beta1, &[])?;
-        if let Some(gpu) = sandbox
-            .spec
-            .as_ref()
-            .and_then(|s| s.resource_requirements.as_ref())
-            .and_then(|r| r.gpu.as_ref())
+        if let Some(count) = requested_gpus(&sandbox.spec.clone().unwrap_or_default())?
+            && count > FAKE_GPUS
         {
-            let count = gpu_count(gpu)?;
-            if count > FAKE_GPUS {
-                return Err(DriverError::FailedPrecondition(format!("no node has {count} GPUs")));
-            }
+            return Err(DriverError::FailedPrecondition(format!("no node has {count} GPUs")));
         }
         self.check()
     }

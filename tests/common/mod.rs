@@ -219,7 +219,7 @@ impl DriverProcess {
             // `serve` requires an endpoint; a test's own --gateway-endpoint wins over this.
             .env("OPENSHELL_DRIVER_GATEWAY_ENDPOINT", TEST_GATEWAY_ENDPOINT);
         // Tests are plain Kubernetes unless they ask for a platform: a shared test cluster may
-        // serve the OpenShift APIs (tests/openshift.rs installs them).
+        // serve the OpenShift APIs (tests/cluster_openshift.rs installs them).
         if !args.contains(&"--platform") {
             cmd.args(["--platform", "kubernetes"]);
         }

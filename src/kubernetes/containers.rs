@@ -1,0 +1,141 @@
+//! The sandbox pod's containers: the supervisor's and the launcher's init containers, the
+//! agent's frame and security context, and the pod defaults. Pure.
+
+use k8s_openapi::api::core::v1::{Capabilities, Container, EnvVar, LocalObjectReference, PodSpec, SecurityContext};
+
+use crate::config::DriverConfig;
+use crate::kubernetes::supervisor::{
+    SUPERVISOR_FILE, SUPERVISOR_VOLUME, agent_capabilities, app_armor_profile, supervisor_args,
+};
+use crate::kubernetes::volumes::{mount, supervisor_dir};
+use crate::launcher;
+
+pub const LAUNCHER_INIT_CONTAINER: &str = "openshell-launcher-install";
+pub const SUPERVISOR_INIT_CONTAINER: &str = "openshell-supervisor-install";
+pub const AGENT_CONTAINER: &str = "agent";
+
+pub(crate) fn pull_policy(config: &DriverConfig) -> Option<String> {
+    config.image_pull_policy.map(|p| p.as_k8s().to_string())
+}
+
+/// The init container: the supervisor copies itself, so its image needs no shell and no cp.
+pub(crate) fn supervisor_install(config: &DriverConfig) -> Container {
+    let dir = supervisor_dir(config);
+    Container {
+        name: SUPERVISOR_INIT_CONTAINER.into(),
+        image: Some(config.supervisor_image.clone()),
+        image_pull_policy: pull_policy(config),
+        command: Some(vec![
+            config.supervisor_binary_path.clone(),
+            "copy-self".into(),
+            format!("{dir}/{SUPERVISOR_FILE}"),
+        ]),
+        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
+        security_context: Some(unprivileged()),
+        ..Default::default()
+    }
+}
+
+/// The launcher's init container, into the same emptyDir; it copies itself like the supervisor.
+pub(crate) fn launcher_install(config: &DriverConfig) -> Container {
+    let dir = supervisor_dir(config);
+    Container {
+        name: LAUNCHER_INIT_CONTAINER.into(),
+        image: Some(config.launcher_image.clone()),
+        image_pull_policy: pull_policy(config),
+        command: Some(vec![
+            config.launcher_binary_path.clone(),
+            launcher::COPY_SELF.into(),
+            format!("{dir}/{}", launcher::FILE_NAME),
+        ]),
+        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
+        security_context: Some(unprivileged()),
+        ..Default::default()
+    }
+}
+
+/// The agent's command: the launcher keeps exactly the `OPENSHELL_*` variables rendered here
+/// and execs the supervisor, which starts the user's command from OPENSHELL_MAIN_PROCESS_SPEC
+/// inside its isolation (container `args` would replace that command, so every flag goes
+/// into `command`).
+pub(crate) fn launched_supervisor(config: &DriverConfig, env: &[EnvVar]) -> Vec<String> {
+    let dir = supervisor_dir(config);
+    let keep: Vec<&str> = env
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| n.starts_with(launcher::SUPERVISOR_PREFIX))
+        .collect();
+    let mut command = vec![
+        format!("{dir}/{}", launcher::FILE_NAME),
+        launcher::KEEP_FLAG.into(),
+        keep.join(","),
+        "--".into(),
+        format!("{dir}/{SUPERVISOR_FILE}"),
+    ];
+    command.extend(supervisor_args());
+    command
+}
+
+/// The agent container's frame.
+pub(crate) fn supervised_agent(config: &DriverConfig) -> Container {
+    Container {
+        name: AGENT_CONTAINER.into(),
+        image_pull_policy: pull_policy(config),
+        ..Default::default()
+    }
+}
+
+/// Root with exactly the supervisor's capabilities, never privileged.
+pub(crate) fn agent_security_context(config: &DriverConfig, host_users: Option<bool>) -> SecurityContext {
+    SecurityContext {
+        run_as_user: Some(0),
+        run_as_non_root: Some(false),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            add: Some(agent_capabilities(host_users)),
+            ..Default::default()
+        }),
+        app_armor_profile: app_armor_profile(&config.app_armor_profile),
+        ..Default::default()
+    }
+}
+
+/// The ServiceAccount sandbox pods run as: `--sandbox-service-account`, else the namespace's
+/// `default`.
+pub fn sandbox_service_account(configured: &str) -> String {
+    if configured.is_empty() {
+        "default".into()
+    } else {
+        configured.into()
+    }
+}
+
+pub(crate) fn pod_defaults(config: &DriverConfig) -> PodSpec {
+    PodSpec {
+        restart_policy: Some("Never".into()),
+        automount_service_account_token: Some(false),
+        // Named even when it is `default`: a projected token needs it, and without the
+        // ServiceAccount admission plugin nothing else fills it in.
+        service_account_name: Some(sandbox_service_account(&config.sandbox_service_account)),
+        image_pull_secrets: (!config.image_pull_secrets.is_empty()).then(|| {
+            config
+                .image_pull_secrets
+                .iter()
+                .map(|n| LocalObjectReference { name: n.clone() })
+                .collect()
+        }),
+        ..Default::default()
+    }
+}
+
+/// No capabilities and no privilege escalation: for every container but the agent.
+pub fn unprivileged() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

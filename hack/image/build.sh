@@ -86,7 +86,7 @@ layout="$work/layout"
 "$crane" pull --format=oci "$reg/$name:$version" "$layout" >/dev/null 2>"$work/crane.log" ||
   { cat "$work/crane.log" >&2; die "crane pull failed"; }
 archive="$out/$name-$version.oci.tar"
-reproducible_tar "$layout" "$epoch" "$archive"
+reproducible_tar "$layout" "$epoch" "$archive" oci-layout index.json blobs
 sbom="$out/$name-$version.cdx.json"
 write_sbom "$sbom"
 cat >"$out/image.env" <<EOF

@@ -59,7 +59,7 @@ ca_bundle() { # dir
   [ -n "$v" ] && [ "$v" != "(none)" ] || die "apt knows no ca-certificates package"
   deb="$IMAGE_CACHE/debs/ca-certificates_${v//:/%3a}_all.deb"
   if [ ! -s "$deb" ]; then
-    (cd "$IMAGE_CACHE/debs" && apt-get download -qq "ca-certificates=$v") >&2 || die "apt-get download ca-certificates=$v failed"
+    (cd "$IMAGE_CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "ca-certificates=$v") >&2 || die "apt-get download ca-certificates=$v failed"
   fi
   dpkg-deb -x "$deb" "$dir/deb"
   find "$dir/deb/usr/share/ca-certificates" -name '*.crt' -print0 | LC_ALL=C sort -z |

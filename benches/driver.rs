@@ -11,10 +11,10 @@ use kube::runtime::watcher::Event;
 use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::kubernetes::cache::SandboxCache;
 use openshell_driver_openshift::kubernetes::render::{SandboxApiVersion, render_sandbox};
-use openshell_driver_openshift::kubernetes::request_config::json_to_struct;
 use openshell_driver_openshift::metrics::NoopMetrics;
 use openshell_driver_openshift::openshift::detect::PlatformFacts;
 use openshell_driver_openshift::openshift::enrich_offline;
+use openshell_driver_openshift::proto::json::json_to_struct;
 use openshell_driver_openshift::proto::*;
 use serde_json::json;
 

@@ -11,9 +11,11 @@ use crate::config::{DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use crate::error::DriverError;
 use crate::kubernetes::capacity::allocatable_gpus;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
+use crate::kubernetes::nodes::NodeStore;
 use crate::kubernetes::permissions::NamedObject;
 use crate::kubernetes::render::GPU_RESOURCE;
 use crate::kubernetes::render::sandbox_service_account;
+use crate::kubernetes::sideload::resolve;
 use crate::kubernetes::supervisor::{checked_endpoint, missing_tls_keys};
 use crate::metrics::NoopMetrics;
 use crate::openshift::OpenShiftEnricher;
@@ -77,6 +79,9 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             return lines;
         }
     }
+    lines.push(sideload_line(&kube, config).await);
+    lines.push(expiry_line(config));
+    lines.extend(host_gateway_line(config));
     let served = match kube.discover_sandbox_api().await {
         Ok(SandboxApiState::Served(v)) => {
             lines.push(line(
@@ -142,6 +147,57 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
         lines.push(controller_line(&kube, config, version).await);
     }
     lines
+}
+
+/// How this cluster gets the supervisor (`--supervisor-sideload`), as `serve` would decide.
+async fn sideload_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
+    match kube.api_server_facts().await {
+        Ok(facts) => {
+            let r = resolve(config.supervisor_sideload, &facts);
+            let verdict = if r.supported { Verdict::Pass } else { Verdict::Fail };
+            line(
+                "supervisor-sideload",
+                verdict,
+                format!("{}: {}", r.sideload.as_flag(), r.why),
+            )
+        }
+        Err(e) => line("supervisor-sideload", Verdict::Warn, format!("cannot tell: {e}")),
+    }
+}
+
+/// When sandboxes expire (`--default-ttl`, `--expiry-policy`); the flags' parsers refused bad values.
+fn expiry_line(config: &DriverConfig) -> CheckLine {
+    let detail = if config.default_ttl.is_zero() {
+        "no --default-ttl: sandboxes expire only when driver_config.ttl asks".to_string()
+    } else {
+        format!(
+            "sandboxes expire {} after create unless driver_config.ttl says otherwise; then shutdownPolicy {}",
+            humantime::format_duration(config.default_ttl),
+            config.expiry_policy.as_k8s()
+        )
+    };
+    line("expiry", Verdict::Pass, detail)
+}
+
+/// `--host-gateway-ip` helps only a gateway endpoint that uses one of the names it adds.
+fn host_gateway_line(config: &DriverConfig) -> Option<CheckLine> {
+    use crate::kubernetes::host_alias::HOST_GATEWAY_NAMES;
+    let ip = config.host_gateway_ip?;
+    let endpoint = config.gateway_endpoint.trim();
+    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+    let host = host.split(['/', ':']).next().unwrap_or_default();
+    Some(if HOST_GATEWAY_NAMES.contains(&host) {
+        line("host-gateway-ip", Verdict::Pass, format!("pods resolve {host} to {ip}"))
+    } else {
+        line(
+            "host-gateway-ip",
+            Verdict::Warn,
+            format!(
+                "pods resolve {} to {ip}, but --gateway-endpoint {endpoint} uses neither",
+                HOST_GATEWAY_NAMES.join(" and ")
+            ),
+        )
+    })
 }
 
 async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bool) -> Vec<CheckLine> {
@@ -297,7 +353,9 @@ async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckL
 async fn scc_line(client: kube::Client, config: &DriverConfig) -> CheckLine {
     let config = std::sync::Arc::new(config.clone());
     let scc = config.openshift.scc.clone();
-    let result = match OpenShiftEnricher::new(config.clone(), client, std::sync::Arc::new(NoopMetrics)) {
+    // The preflight reads no Nodes, so their watch (started on first use) never starts.
+    let nodes = NodeStore::new(client.clone(), tokio::sync::watch::channel(false).1);
+    let result = match OpenShiftEnricher::new(config.clone(), client, nodes, std::sync::Arc::new(NoopMetrics)) {
         Ok(enricher) => enricher.scc_preflight(&config.namespace).await,
         Err(e) => Err(e),
     };

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::request_doc::SandboxDoc;
 use crate::config::DriverConfig;
 use crate::config::PlatformMode;
 use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox, sandbox_service_account};
@@ -31,13 +30,16 @@ pub struct RenderArgs {
     /// them (e.g. `openshift.io/sa.scc.uid-range=1000680000/10000`); repeatable.
     #[arg(long = "namespace-annotation", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub namespace_annotations: Vec<(String, String)>,
+    /// The create time `spec.shutdownTime` counts from (RFC 3339); absent: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<k8s_openapi::jiff::Timestamp>,
     #[command(flatten)]
     pub driver: DriverConfig,
 }
 
 /// The YAML documents for `input`: the Sandbox, then the token Secret with its value redacted.
 pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
-    let request = SandboxDoc::parse(input)?.into_proto();
+    let request = crate::cli::read_sandbox(input)?;
     let mut driver = args.driver.clone();
     if driver.gateway_endpoint.is_empty() {
         // Offline review needs no gateway; the placeholder shows where the URL goes.
@@ -51,6 +53,8 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     };
     let keys: &[&str] = &[EXPOSE_KEY];
     let mut rendered = render_sandbox(&request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = args.now.unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
+    crate::kubernetes::expiry::stamp(&mut rendered, now).map_err(|e| anyhow::anyhow!("{e}"))?;
     let companions = if args.driver.openshift.platform == PlatformMode::Openshift {
         let annotations = args.namespace_annotations.iter().cloned().collect();
         // Offline there are no node labels: only --selinux-type shows.

@@ -25,8 +25,8 @@ pub fn allocatable_gpus(node: &Node) -> u64 {
 }
 
 /// FAILED_PRECONDITION unless some schedulable node can hold `count` GPUs.
-pub fn check_gpu_capacity(nodes: &[Node], count: u32) -> Result<(), DriverError> {
-    let largest = nodes.iter().map(schedulable_gpus).max().unwrap_or(0);
+pub fn check_gpu_capacity<'a>(nodes: impl IntoIterator<Item = &'a Node>, count: u32) -> Result<(), DriverError> {
+    let largest = nodes.into_iter().map(schedulable_gpus).max().unwrap_or(0);
     if largest >= u64::from(count) {
         Ok(())
     } else {

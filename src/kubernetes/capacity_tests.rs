@@ -26,5 +26,5 @@ fn capacity_table() {
             assert!(e.to_string().contains("most on one node is 2"), "{e}");
         }
     }
-    assert!(check_gpu_capacity(&[], 1).is_err());
+    assert!(check_gpu_capacity(&Vec::<Node>::new(), 1).is_err());
 }

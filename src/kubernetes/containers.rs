@@ -1,76 +1,34 @@
-//! The sandbox pod's containers: the supervisor's and the launcher's init containers, the
-//! agent's frame and security context, and the pod defaults. Pure.
+//! The sandbox pod's containers: the agent's frame and command and security context, and the pod defaults. Pure.
 
 use k8s_openapi::api::core::v1::{Capabilities, Container, EnvVar, LocalObjectReference, PodSpec, SecurityContext};
 
 use crate::config::DriverConfig;
-use crate::kubernetes::supervisor::{
-    SUPERVISOR_FILE, SUPERVISOR_VOLUME, agent_capabilities, app_armor_profile, supervisor_args,
-};
-use crate::kubernetes::volumes::{mount, supervisor_dir};
+use crate::kubernetes::supervisor::{agent_capabilities, app_armor_profile, supervisor_args};
 use crate::launcher;
 
-pub const LAUNCHER_INIT_CONTAINER: &str = "openshell-launcher-install";
-pub const SUPERVISOR_INIT_CONTAINER: &str = "openshell-supervisor-install";
+pub use crate::kubernetes::sideload::{LAUNCHER_INIT_CONTAINER, SUPERVISOR_INIT_CONTAINER};
 pub const AGENT_CONTAINER: &str = "agent";
 
 pub(crate) fn pull_policy(config: &DriverConfig) -> Option<String> {
     config.image_pull_policy.map(|p| p.as_k8s().to_string())
 }
 
-/// The init container: the supervisor copies itself, so its image needs no shell and no cp.
-pub(crate) fn supervisor_install(config: &DriverConfig) -> Container {
-    let dir = supervisor_dir(config);
-    Container {
-        name: SUPERVISOR_INIT_CONTAINER.into(),
-        image: Some(config.supervisor_image.clone()),
-        image_pull_policy: pull_policy(config),
-        command: Some(vec![
-            config.supervisor_binary_path.clone(),
-            "copy-self".into(),
-            format!("{dir}/{SUPERVISOR_FILE}"),
-        ]),
-        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
-        security_context: Some(unprivileged()),
-        ..Default::default()
-    }
-}
-
-/// The launcher's init container, into the same emptyDir; it copies itself like the supervisor.
-pub(crate) fn launcher_install(config: &DriverConfig) -> Container {
-    let dir = supervisor_dir(config);
-    Container {
-        name: LAUNCHER_INIT_CONTAINER.into(),
-        image: Some(config.launcher_image.clone()),
-        image_pull_policy: pull_policy(config),
-        command: Some(vec![
-            config.launcher_binary_path.clone(),
-            launcher::COPY_SELF.into(),
-            format!("{dir}/{}", launcher::FILE_NAME),
-        ]),
-        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
-        security_context: Some(unprivileged()),
-        ..Default::default()
-    }
-}
-
 /// The agent's command: the launcher keeps exactly the `OPENSHELL_*` variables rendered here
 /// and execs the supervisor, which starts the user's command from OPENSHELL_MAIN_PROCESS_SPEC
 /// inside its isolation (container `args` would replace that command, so every flag goes
 /// into `command`).
-pub(crate) fn launched_supervisor(config: &DriverConfig, env: &[EnvVar]) -> Vec<String> {
-    let dir = supervisor_dir(config);
+pub(crate) fn launched_supervisor(delivery: &crate::kubernetes::sideload::Delivery, env: &[EnvVar]) -> Vec<String> {
     let keep: Vec<&str> = env
         .iter()
         .map(|e| e.name.as_str())
         .filter(|n| n.starts_with(launcher::SUPERVISOR_PREFIX))
         .collect();
     let mut command = vec![
-        format!("{dir}/{}", launcher::FILE_NAME),
+        delivery.launcher.clone(),
         launcher::KEEP_FLAG.into(),
         keep.join(","),
         "--".into(),
-        format!("{dir}/{SUPERVISOR_FILE}"),
+        delivery.supervisor.clone(),
     ];
     command.extend(supervisor_args());
     command

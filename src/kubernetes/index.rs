@@ -74,16 +74,6 @@ pub fn deleted_event(id: &str) -> WatchSandboxesEvent {
     }
 }
 
-/// A bounded name for each payload kind, for metrics and logs.
-pub fn event_kind(event: &WatchSandboxesEvent) -> &'static str {
-    match event.payload {
-        Some(Payload::Sandbox(_)) => "sandbox",
-        Some(Payload::Deleted(_)) => "deleted",
-        Some(Payload::PlatformEvent(_)) => "platform_event",
-        None => "empty",
-    }
-}
-
 impl Default for SandboxIndex {
     fn default() -> Self {
         Self::new(DEFAULT_UNSCHEDULABLE_TIMEOUT)

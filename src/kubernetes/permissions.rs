@@ -124,7 +124,22 @@ const SANDBOX_SERVICE_ACCOUNT_CREATE: Permission = p(
     "the sandbox ServiceAccount in workspace namespaces",
 );
 
-const NODES: Permission = p("list", "", "nodes", false, "GPU capacity in ValidateSandboxCreate");
+const NODES: [Permission; 2] = [
+    p(
+        "list",
+        "",
+        "nodes",
+        false,
+        "GPU capacity and SELinux node labels (Node watch)",
+    ),
+    p(
+        "watch",
+        "",
+        "nodes",
+        false,
+        "GPU capacity and SELinux node labels (Node watch)",
+    ),
+];
 
 const NAMESPACE_RULES: [Permission; 3] = [
     p("get", "", "namespaces", false, "workspace namespaces"),
@@ -145,7 +160,7 @@ pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
     } else {
         all.push(SANDBOX_SERVICE_ACCOUNT_READ);
     }
-    all.push(NODES);
+    all.extend(NODES);
     all
 }
 

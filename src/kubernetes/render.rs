@@ -13,12 +13,13 @@ use crate::error::DriverError;
 pub use crate::kubernetes::containers::{
     AGENT_CONTAINER, LAUNCHER_INIT_CONTAINER, SUPERVISOR_INIT_CONTAINER, sandbox_service_account, unprivileged,
 };
-use crate::kubernetes::containers::{
-    agent_security_context, launched_supervisor, launcher_install, pod_defaults, supervised_agent, supervisor_install,
-};
+use crate::kubernetes::containers::{agent_security_context, launched_supervisor, pod_defaults, supervised_agent};
+use crate::kubernetes::expiry::effective_ttl;
 use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
+use crate::kubernetes::limits::{check_annotations_size, check_encoded_size, validate_image};
 use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
 use crate::kubernetes::request_rules::{check_environment, check_not_reserved};
+use crate::kubernetes::sideload;
 use crate::kubernetes::supervisor::{ContractInputs, SANDBOX_ID_ANNOTATION, supervisor_env, user_environment};
 pub use crate::kubernetes::supervisor::{SUPERVISOR_FILE, SUPERVISOR_VOLUME, TOKEN_KEY};
 use crate::kubernetes::validation::{validate_label_key, validate_label_value, validate_quantity};
@@ -82,6 +83,11 @@ pub struct SandboxSpec {
     /// Asks the controller for a headless Service (set by enrichers that expose the sandbox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<bool>,
+    /// When the controller removes the pod (create + TTL), and what it does with this object then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +124,8 @@ pub struct RenderedSandbox {
     pub manifest: SandboxManifest,
     /// The Secret carrying the sandbox token; its owner reference is set once the Sandbox exists.
     pub token_secret: Option<Secret>,
+    /// The time to live; `spec.shutdownTime` is stamped from it at create (`expiry::stamp`).
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// Renders the Sandbox for `request`. `enricher_keys` are `platform_config` keys a platform
@@ -136,11 +144,13 @@ pub fn render_sandbox(
     let reserved = reserved_paths(config);
     let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
     let driver_cfg = parse_driver_config(template.driver_config.as_ref(), &reserved)?;
+    let ttl = effective_ttl(driver_cfg.ttl.as_ref(), config.default_ttl)?;
     let image = [template.image.as_str(), config.default_image.as_str()]
         .into_iter()
         .find(|i| !i.is_empty())
         .ok_or_else(|| DriverError::invalid("template.image is empty and the driver has no --default-image"))?
         .to_string();
+    validate_image("template.image", &image)?;
     if spec.command.is_empty() {
         return Err(DriverError::invalid("spec.command must not be empty"));
     }
@@ -153,27 +163,30 @@ pub fn render_sandbox(
         token_file,
     };
     let env = environment(&spec, &identity, config)?;
+    let delivery = sideload::delivery(config, &unprivileged());
     let agent = Container {
         image: Some(image),
-        command: Some(launched_supervisor(config, &env)),
+        command: Some(launched_supervisor(&delivery, &env)),
         env: Some(env),
         resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
         security_context: Some(agent_security_context(config, platform.host_users)),
-        volume_mounts: Some(parts.agent_mounts()),
+        volume_mounts: Some([delivery.mounts, parts.agent_mounts()].concat()),
         ..supervised_agent(config)
     };
     let pod_spec = PodSpec {
-        init_containers: Some(vec![supervisor_install(config), launcher_install(config)]),
+        init_containers: (!delivery.init_containers.is_empty()).then_some(delivery.init_containers),
         containers: vec![agent],
-        volumes: Some(parts.volumes()),
+        volumes: Some([delivery.volumes, parts.volumes()].concat()),
         runtime_class_name: platform.runtime_class_name.clone(),
         node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
         tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
         host_users: platform.host_users,
+        host_aliases: crate::kubernetes::host_alias::host_aliases(config.host_gateway_ip),
         ..pod_defaults(config)
     };
     let mut pod_annotations = platform.annotations.clone();
     pod_annotations.insert(SANDBOX_ID_ANNOTATION.into(), identity.id.clone());
+    check_annotations_size("platform_config.annotations", &pod_annotations)?;
     let manifest = SandboxManifest {
         api_version: api.api_version(),
         kind: SANDBOX_KIND.into(),
@@ -195,13 +208,20 @@ pub fn render_sandbox(
             operating_mode: (api == SandboxApiVersion::V1beta1).then(|| "Running".to_string()),
             replicas: (api == SandboxApiVersion::V1alpha1).then_some(1),
             service: None,
+            shutdown_time: None,
+            shutdown_policy: ttl.map(|_| config.expiry_policy.as_k8s().to_string()),
         },
     };
+    check_encoded_size("Sandbox", &manifest, &spec)?;
     let token_secret = token_file.then(|| token_secret(&identity, &config.gateway_id, &spec.sandbox_token));
+    if let Some(secret) = &token_secret {
+        check_encoded_size("token Secret", secret, &spec)?;
+    }
     Ok(RenderedSandbox {
         identity,
         manifest,
         token_secret,
+        ttl,
     })
 }
 

@@ -14,55 +14,7 @@ use crate::error::DriverError;
 use crate::kubernetes::validation::{
     is_dns_subdomain, validate_label_key, validate_label_value, validate_path, validate_quantity,
 };
-
-/// Converts a protobuf Struct to JSON (numbers stay f64, as on the wire).
-pub fn struct_to_json(s: &prost_types::Struct) -> serde_json::Value {
-    serde_json::Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
-}
-
-pub fn value_to_json(v: &prost_types::Value) -> serde_json::Value {
-    use prost_types::value::Kind;
-    match &v.kind {
-        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-        Some(Kind::NumberValue(n)) => {
-            // Integral numbers become integers so that typed fields such as ports accept them.
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                serde_json::Value::from(*n as i64)
-            } else {
-                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, serde_json::Value::Number)
-            }
-        }
-        Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
-        Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
-        Some(Kind::StructValue(s)) => struct_to_json(s),
-        Some(Kind::ListValue(l)) => serde_json::Value::Array(l.values.iter().map(value_to_json).collect()),
-    }
-}
-
-/// Converts JSON to a protobuf Struct (for clients that build requests from YAML/JSON).
-pub fn json_to_struct(value: &serde_json::Value) -> Option<prost_types::Struct> {
-    match json_to_value(value).kind {
-        Some(prost_types::value::Kind::StructValue(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn json_to_value(v: &serde_json::Value) -> prost_types::Value {
-    use prost_types::value::Kind;
-    let kind = match v {
-        serde_json::Value::Null => Kind::NullValue(0),
-        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
-        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-        serde_json::Value::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.iter().map(json_to_value).collect(),
-        }),
-        serde_json::Value::Object(o) => Kind::StructValue(prost_types::Struct {
-            fields: o.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect(),
-        }),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
+use crate::proto::json::struct_to_json;
 
 /// Raw requests/limits maps (`resources_raw`, `agent_resources`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -121,13 +73,16 @@ pub struct DriverSpecificConfig {
     #[serde(default)]
     pub volume_mounts: Vec<VolumeMountConfig>,
     pub agent_resources: Option<RawResources>,
+    /// Time to live, e.g. `8h` (`spec.shutdownTime`); else `--default-ttl`.
+    /// (Any JSON here, so that a wrong type is refused naming this key.)
+    pub ttl: Option<serde_json::Value>,
 }
 
 /// Deserializes one block, turning serde's message (which names the unknown or mistyped key)
 /// into INVALID_ARGUMENT. `extra_keys` are removed first: they belong to a platform enricher.
 fn parse_block<T: DeserializeOwned + Default>(
     field: &str,
-    block: Option<&prost_types::Struct>,
+    block: Option<&pbjson_types::Struct>,
     extra_keys: &[&str],
 ) -> Result<T, DriverError> {
     let Some(block) = block else { return Ok(T::default()) };
@@ -139,7 +94,7 @@ fn parse_block<T: DeserializeOwned + Default>(
 }
 
 pub fn parse_platform_config(
-    block: Option<&prost_types::Struct>,
+    block: Option<&pbjson_types::Struct>,
     enricher_keys: &[&str],
 ) -> Result<PlatformConfig, DriverError> {
     let config: PlatformConfig = parse_block("platform_config", block, enricher_keys)?;
@@ -165,7 +120,7 @@ pub fn parse_platform_config(
 
 /// Parses `driver_config`; `reserved_paths` are mount paths the driver itself uses.
 pub fn parse_driver_config(
-    block: Option<&prost_types::Struct>,
+    block: Option<&pbjson_types::Struct>,
     reserved_paths: &[&str],
 ) -> Result<DriverSpecificConfig, DriverError> {
     let config: DriverSpecificConfig = parse_block("driver_config", block, &[])?;

@@ -6,6 +6,7 @@ use kube::api::DynamicObject;
 use serde::Deserialize;
 
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, LABEL_SANDBOX_NAME, LABEL_WORKSPACE, POD_NAME_ANNOTATION};
+use crate::proto::phase::gateway_phase;
 use crate::proto::{DriverCondition, DriverSandbox, DriverSandboxStatus};
 use crate::provisioner::SandboxEndpoint;
 
@@ -64,42 +65,6 @@ impl SandboxView {
     }
 }
 
-/// The phase the gateway derives from a snapshot, by its rules in order: deleting, a
-/// `Suspended=True` condition, then the first `Ready` condition.
-pub fn gateway_phase(sandbox: &DriverSandbox) -> &'static str {
-    let Some(status) = sandbox.status.as_ref() else {
-        return "provisioning";
-    };
-    if status.deleting {
-        return "deleting";
-    }
-    if status
-        .conditions
-        .iter()
-        .any(|c| c.r#type == "Suspended" && c.status == "True")
-    {
-        return "stopped";
-    }
-    let ready = status.conditions.iter().find(|c| c.r#type == "Ready");
-    match ready.map(|c| (c.status.as_str(), c.reason.as_str())) {
-        Some(("True", _)) => "ready",
-        Some(("False", reason)) if !TRANSIENT_REASONS.contains(&reason) => "error",
-        _ => "provisioning",
-    }
-}
-
-/// Ready=False reasons the gateway treats as still provisioning.
-pub const TRANSIENT_REASONS: [&str; 8] = [
-    "ReconcilerError",
-    "DependenciesNotReady",
-    "SupervisorNotConnected",
-    "Starting",
-    "ContainerStarting",
-    "ContainerCreated",
-    "HealthcheckStarting",
-    "InspectFailed",
-];
-
 /// Maps a Sandbox to the gateway's view; `None` for objects without our id label.
 pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
     let labels = obj.labels();
@@ -121,11 +86,7 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
         .and_then(|a| a.get(POD_NAME_ANNOTATION))
         .cloned()
         .unwrap_or_else(|| object_name.clone());
-    let suspended = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Suspended" && c.status == "True");
-    let conditions: Vec<DriverCondition> = status
+    let mut conditions: Vec<DriverCondition> = status
         .conditions
         .iter()
         .map(|c| DriverCondition {
@@ -136,6 +97,8 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
             last_transition_time: c.last_transition_time.clone(),
         })
         .collect();
+    conditions.extend(crate::kubernetes::expiry::expired_condition(&conditions));
+    let suspended = conditions.iter().any(|c| c.r#type == "Suspended" && c.status == "True");
     let snapshot = DriverSandbox {
         id,
         name,

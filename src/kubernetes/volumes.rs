@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{
 use crate::config::{DriverConfig, SandboxAuth};
 use crate::kubernetes::identity::SandboxIdentity;
 use crate::kubernetes::supervisor::{
-    IDENTITY_DIR, IDENTITY_VOLUME, RUNTIME_DIR, RUNTIME_VOLUME, SUPERVISOR_VOLUME, TLS_DIR, TLS_VOLUME, TOKEN_KEY,
+    IDENTITY_DIR, IDENTITY_VOLUME, RUNTIME_DIR, RUNTIME_VOLUME, TLS_DIR, TLS_VOLUME, TOKEN_KEY,
 };
 
 /// Paths of the driver's own mounts, which `driver_config.volume_mounts` may not overlap.
@@ -37,7 +37,7 @@ pub(crate) struct PodParts<'a> {
 
 impl PodParts<'_> {
     pub(crate) fn volumes(&self) -> Vec<Volume> {
-        let mut volumes = vec![empty_dir(SUPERVISOR_VOLUME), empty_dir(RUNTIME_VOLUME)];
+        let mut volumes = vec![empty_dir(RUNTIME_VOLUME)];
         volumes.extend(self.identity_volume());
         if !self.config.client_tls_secret.is_empty() {
             volumes.push(Volume {
@@ -98,10 +98,7 @@ impl PodParts<'_> {
     }
 
     pub(crate) fn agent_mounts(&self) -> Vec<VolumeMount> {
-        let mut mounts = vec![
-            mount(SUPERVISOR_VOLUME, &supervisor_dir(self.config), true),
-            mount(RUNTIME_VOLUME, RUNTIME_DIR, false),
-        ];
+        let mut mounts = vec![mount(RUNTIME_VOLUME, RUNTIME_DIR, false)];
         if self.identity_volume().is_some() {
             mounts.push(mount(IDENTITY_VOLUME, IDENTITY_DIR, true));
         }

@@ -4,6 +4,8 @@ use futures::StreamExt;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
+use crate::kubernetes::watch_backoff::watch_backoff;
+
 /// Feeds a watch to `apply` until shutdown. Errors back off and resume, relists included: a
 /// watch of the driver's never ends on its own.
 pub async fn follow<K>(
@@ -12,7 +14,7 @@ pub async fn follow<K>(
     what: &str,
     mut apply: impl FnMut(watcher::Event<K>),
 ) {
-    let mut stream = std::pin::pin!(stream.default_backoff());
+    let mut stream = std::pin::pin!(stream.backoff(watch_backoff()));
     loop {
         let next = tokio::select! {
             next = stream.next() => next,

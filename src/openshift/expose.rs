@@ -5,9 +5,9 @@ use serde::Deserialize;
 
 use crate::config::{ExposeAuth, OpenShiftConfig, RouteTls};
 use crate::error::DriverError;
-use crate::kubernetes::request_config::value_to_json;
 use crate::kubernetes::validation::is_dns_subdomain;
 use crate::proto::DriverSandbox;
+use crate::proto::json::value_to_json;
 
 /// The `platform_config` key this module owns.
 pub const EXPOSE_KEY: &str = "expose";

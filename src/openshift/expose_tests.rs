@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::DriverConfig;
-use crate::kubernetes::request_config::json_to_struct;
+use crate::proto::json::json_to_struct;
 use crate::proto::{DriverSandboxSpec, DriverSandboxTemplate};
 
 fn request(expose: Option<serde_json::Value>) -> DriverSandbox {

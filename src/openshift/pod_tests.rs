@@ -7,7 +7,6 @@ use serde_json::json;
 use crate::config::{DriverConfig, ExposeAuth, RouteTls};
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, identity_of};
 use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, SandboxManifest, render_sandbox};
-use crate::kubernetes::request_config::json_to_struct;
 use crate::openshift::companions::*;
 use crate::openshift::detect::PlatformFacts;
 use crate::openshift::enrich_offline;
@@ -15,6 +14,7 @@ use crate::openshift::expose::{EXPOSE_KEY, Exposure};
 use crate::openshift::namespace::{MCS_ANNOTATION, SUPPLEMENTAL_GROUPS_ANNOTATION, UID_RANGE_ANNOTATION};
 use crate::openshift::pod::*;
 use crate::openshift::scc::*;
+use crate::proto::json::json_to_struct;
 use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
 
 fn request(expose: Option<serde_json::Value>) -> DriverSandbox {

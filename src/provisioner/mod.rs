@@ -2,6 +2,7 @@
 //! maps errors; everything that knows about a cluster lives behind [`SandboxProvisioner`].
 
 use futures::stream::BoxStream;
+use tokio::sync::watch;
 
 use crate::error::DriverError;
 use crate::proto::{DriverSandbox, WatchSandboxesEvent};
@@ -76,4 +77,6 @@ pub trait SandboxProvisioner: Send + Sync + 'static {
     async fn delete_workspace(&self, workspace: &str) -> Result<(), DriverError>;
     /// Current readiness, for health reporting.
     fn readiness(&self) -> Readiness;
+    /// Readiness now and on every change: health reporting follows it without polling.
+    fn readiness_updates(&self) -> watch::Receiver<Readiness>;
 }

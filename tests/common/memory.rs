@@ -25,7 +25,7 @@ pub struct MemoryProvisioner {
     cache: Arc<SandboxCache>,
     objects: Mutex<HashMap<String, DynamicObject>>,
     shutdown: watch::Receiver<bool>,
-    pub readiness: Mutex<Readiness>,
+    pub readiness: watch::Sender<Readiness>,
     /// Makes Stop slow, to prove in-flight calls finish during shutdown.
     pub stop_delay: Mutex<Duration>,
 }
@@ -42,13 +42,13 @@ impl MemoryProvisioner {
             cache,
             objects: Mutex::new(HashMap::new()),
             shutdown,
-            readiness: Mutex::new(Readiness::Ready),
+            readiness: watch::channel(Readiness::Ready).0,
             stop_delay: Mutex::new(Duration::ZERO),
         })
     }
 
     fn check(&self) -> Result<(), DriverError> {
-        self.readiness.lock().expect("lock").check()
+        self.readiness.borrow().check()
     }
 
     fn set_status(&self, id: &str, status: serde_json::Value) -> Result<(), DriverError> {
@@ -179,7 +179,11 @@ impl SandboxProvisioner for MemoryProvisioner {
     }
 
     fn readiness(&self) -> Readiness {
-        self.readiness.lock().expect("lock").clone()
+        self.readiness.borrow().clone()
+    }
+
+    fn readiness_updates(&self) -> watch::Receiver<Readiness> {
+        self.readiness.subscribe()
     }
 }
 

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod corpus;
 pub mod memory;
+pub mod memory_server;
 pub mod tier3;
 
 use std::collections::HashMap;
@@ -235,13 +237,20 @@ impl DriverProcess {
             dir,
             metrics_addr,
         };
-        for _ in 0..200 {
-            if process.socket.exists() && connect(&process.socket).await.is_ok() {
+        // Ready means both listeners answer: the metrics server may bind after the socket.
+        for _ in 0..600 {
+            if process.socket.exists()
+                && connect(&process.socket).await.is_ok()
+                && tokio::net::TcpStream::connect(&process.metrics_addr).await.is_ok()
+            {
                 return process;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("driver did not open its socket; log:\n{}", process.log());
+        panic!(
+            "driver did not open its socket and metrics port; log:\n{}",
+            process.log()
+        );
     }
 
     pub fn log(&self) -> String {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions, PropagationPolicy};
 use tokio::sync::watch;
@@ -17,6 +17,8 @@ use crate::kubernetes::capacity::check_gpu_capacity;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
 use crate::kubernetes::enricher::{PlatformEnricher, PlatformEvents};
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, Ownership, workspace_namespace};
+use crate::kubernetes::nodes::NodeStore;
+use crate::kubernetes::readiness;
 use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, render_sandbox, requested_gpus};
 use crate::kubernetes::status::{SandboxView, sandbox_view};
 use crate::kubernetes::validation::validate_public_name;
@@ -25,6 +27,7 @@ use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
 
 mod create;
+mod delivery;
 mod watches;
 mod workspace;
 
@@ -36,10 +39,16 @@ const GRACE_TICK: Duration = Duration::from_secs(5);
 
 pub struct KubeProvisioner {
     config: Arc<DriverConfig>,
+    /// `config` with `--supervisor-sideload auto` replaced by the cluster's answer (set once the
+    /// API server answers; rendering before that only validates).
+    render_config: std::sync::OnceLock<Arc<DriverConfig>>,
     kube: KubeCalls,
     backend: watch::Sender<Readiness>,
+    /// [`readiness::combined`] of `backend` and the cache, pushed by [`readiness::publish`].
+    readiness: watch::Sender<Readiness>,
     api: watch::Sender<Option<SandboxApiVersion>>,
     cache: Arc<SandboxCache>,
+    nodes: NodeStore,
     enricher: Arc<dyn PlatformEnricher>,
     metrics: Arc<dyn DriverMetrics>,
     shutdown: watch::Receiver<bool>,
@@ -52,6 +61,7 @@ impl KubeProvisioner {
     pub fn start(
         config: Arc<DriverConfig>,
         client: kube::Client,
+        nodes: NodeStore,
         enricher: Arc<dyn PlatformEnricher>,
         metrics: Arc<dyn DriverMetrics>,
         shutdown: watch::Receiver<bool>,
@@ -64,15 +74,24 @@ impl KubeProvisioner {
         let unschedulable_timeout = config.unschedulable_timeout;
         let this = Arc::new(Self {
             config,
+            render_config: std::sync::OnceLock::new(),
             kube,
             backend: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
+            readiness: watch::channel(Readiness::Unavailable("connecting to the Kubernetes API server".into())).0,
             api: watch::channel(None).0,
             cache: SandboxCache::with_unschedulable_timeout(metrics.clone(), unschedulable_timeout),
+            nodes,
             enricher,
             metrics,
             shutdown,
         });
         Arc::clone(&this.enricher).start(PlatformEvents::new(Arc::clone(&this.cache)), this.shutdown.clone());
+        tokio::spawn(readiness::publish(
+            this.backend.subscribe(),
+            Arc::clone(&this.cache),
+            this.readiness.clone(),
+            this.shutdown.clone(),
+        ));
         tokio::spawn(Arc::clone(&this).connect());
         this
     }
@@ -82,7 +101,7 @@ impl KubeProvisioner {
         let mut backoff = Duration::from_millis(250);
         let mut shutdown = self.shutdown.clone();
         loop {
-            let state = match self.kube.discover_sandbox_api().await {
+            let state = match self.discover().await {
                 Ok(SandboxApiState::Served(version)) => {
                     tracing::info!(version = version.version(), "Sandbox API found; starting watches");
                     self.api.send_replace(Some(version));
@@ -180,7 +199,8 @@ impl KubeProvisioner {
     }
 
     fn render(&self, request: &DriverSandbox, version: SandboxApiVersion) -> Result<RenderedSandbox, DriverError> {
-        render_sandbox(request, &self.config, version, self.enricher.platform_config_keys())
+        let config = self.render_config.get().unwrap_or(&self.config);
+        render_sandbox(request, config, version, self.enricher.platform_config_keys())
     }
 
     fn ownership(&self) -> Ownership<'_> {
@@ -198,12 +218,8 @@ impl SandboxProvisioner for KubeProvisioner {
         self.enricher.validate(sandbox, &rendered).await?;
         if let Some(count) = requested_gpus(&sandbox.spec.clone().unwrap_or_default())? {
             self.ready_api().await?;
-            let nodes: Api<Node> = Api::all(self.kube.client.clone());
-            let list = self
-                .kube
-                .call("list", "nodes", nodes.list(&ListParams::default()))
-                .await?;
-            check_gpu_capacity(&list.items, count)?;
+            let nodes = self.nodes.nodes(self.config.kube_api_timeout).await?;
+            check_gpu_capacity(nodes.iter().map(AsRef::as_ref), count)?;
         }
         Ok(())
     }
@@ -259,6 +275,7 @@ impl SandboxProvisioner for KubeProvisioner {
     async fn start(&self, target: &SandboxRef) -> Result<(), DriverError> {
         let version = self.ready_api().await?;
         let view = self.cached(target).await?;
+        crate::kubernetes::expiry::refuse_start(&view.controller_conditions, &target.id)?;
         let patch = Patch::Merge(version.running_patch(true));
         self.kube
             .call(
@@ -376,10 +393,10 @@ impl SandboxProvisioner for KubeProvisioner {
     }
 
     fn readiness(&self) -> Readiness {
-        let backend = self.backend.borrow().clone();
-        if backend == Readiness::Ready && !self.cache.read(|i| i.synced()) {
-            return Readiness::Unavailable("the sandbox cache has not synced yet".into());
-        }
-        backend
+        readiness::combined(&self.backend.borrow(), self.cache.read(|i| i.synced()))
+    }
+
+    fn readiness_updates(&self) -> watch::Receiver<Readiness> {
+        self.readiness.subscribe()
     }
 }

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
 use kube::runtime::watcher;
 
 use super::{GRACE_TICK, KubeProvisioner};
+use crate::kubernetes::event_watch::event_watch_configs;
 use crate::kubernetes::render::SandboxApiVersion;
 use crate::kubernetes::watch::follow;
 
@@ -47,7 +49,10 @@ impl KubeProvisioner {
     /// Kubernetes Events of our Sandboxes and Pods become platform events. Events already
     /// there at start (the initial list) are history, not progress, and are skipped.
     pub(super) async fn watch_events(self: Arc<Self>) {
-        let stream = watcher(self.in_scope::<KubeEvent>(), watcher::Config::default());
+        let watches = event_watch_configs()
+            .into_iter()
+            .map(|config| watcher(self.in_scope::<KubeEvent>(), config).boxed());
+        let stream = futures::stream::select_all(watches);
         follow(stream, self.shutdown.clone(), "Event", |event| {
             if let watcher::Event::Apply(event) = event {
                 self.cache.publish_platform_event(&event);

@@ -6,15 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::config::{DriverConfig, PlatformMode};
 use crate::error::DriverError;
 use crate::kubernetes::client::KubeCalls;
 use crate::kubernetes::enricher::{CreatedSandbox, PlatformEnricher, PlatformEvents};
+use crate::kubernetes::nodes::NodeStore;
 use crate::kubernetes::render::RenderedSandbox;
 use crate::kubernetes::status::SandboxView;
 use crate::metrics::DriverMetrics;
@@ -44,6 +45,7 @@ const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
 pub struct OpenShiftEnricher {
     config: Arc<DriverConfig>,
     kube: KubeCalls,
+    nodes: NodeStore,
     /// `None` until the first discovery answered.
     facts: watch::Sender<Option<PlatformFacts>>,
     /// Sandbox id → its Route, from the Route watch.
@@ -54,6 +56,7 @@ impl OpenShiftEnricher {
     pub fn new(
         config: Arc<DriverConfig>,
         client: kube::Client,
+        nodes: NodeStore,
         metrics: Arc<dyn DriverMetrics>,
     ) -> Result<Arc<Self>, DriverError> {
         let selinux_type = &config.openshift.selinux_type;
@@ -71,6 +74,7 @@ impl OpenShiftEnricher {
                 metrics,
             },
             config,
+            nodes,
             facts: watch::channel(known).0,
             routes: RwLock::new(HashMap::new()),
         }))
@@ -85,15 +89,8 @@ impl OpenShiftEnricher {
         let selinux_labels = if label.is_empty() || !self.config.openshift.selinux_type.is_empty() {
             Vec::new()
         } else {
-            let nodes: Api<Node> = Api::all(self.kube.client.clone());
-            let list = self
-                .kube
-                .call("list", "nodes", nodes.list(&ListParams::default().labels(label)))
-                .await?;
-            list.items
-                .iter()
-                .filter_map(|n| n.labels().get(label).cloned())
-                .collect()
+            let nodes = self.nodes.nodes(self.config.kube_api_timeout).await?;
+            nodes.iter().filter_map(|n| n.labels().get(label).cloned()).collect()
         };
         Ok(PlatformFacts {
             scc_api: self.kube.serves(&scc_resource().api_version, SCC_PLURAL).await?,

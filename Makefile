@@ -1,7 +1,7 @@
 # openshell-driver-openshift — see README.md. Every target works on a fresh machine.
 CARGO ?= cargo
 .DEFAULT_GOAL := build
-.PHONY: fuzz bench-cluster bench-e2e test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+.PHONY: image test-image fuzz bench-cluster bench-e2e test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
 
 build:
 	$(CARGO) build --locked
@@ -13,6 +13,15 @@ deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	hack/lint-workflows.sh
+
+## The driver's OCI image (no container engine): prints the archive, the digest and the size.
+image:
+	hack/image/build.sh
+
+## Two builds of the commit give one digest, and the image holds exactly what it should.
+test-image:
+	hack/test-image.sh
 
 ## Tiers 1 and 2 (and the wire check): no cluster needed.
 test: test-unit test-grpc test-wire

@@ -21,6 +21,7 @@ combos=(
   "sidecar|--set gateway.enabled=false"
   "managed|--set workspaceMode=managed"
   "openshift-managed|--set openshift.enabled=true --set workspaceMode=managed"
+  "pinned|--set driver.image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --set gateway.persistence.enabled=false --set gateway.clusterIP=10.96.0.80"
 )
 "$helm" lint --strict "$chart"
 failed=0
@@ -34,9 +35,11 @@ for combo in "${combos[@]}"; do
   if diff -u "$golden/$name.yaml" "$work/$name.yaml"; then echo "chart: $name renders as its golden file"
   else echo "chart: $name differs from tests/golden/chart/$name.yaml (UPDATE_GOLDEN=1 after review)"; failed=1; fi
 done
-if "$helm" template openshell "$chart" --set workspaceMode=bogus >/dev/null 2>&1; then
-  echo "chart: values.schema.json accepted workspaceMode=bogus"; failed=1
-fi
+for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc; do
+  if "$helm" template openshell "$chart" --set "$bad" >/dev/null 2>&1; then
+    echo "chart: values.schema.json accepted $bad"; failed=1
+  fi
+done
 [ "$failed" = 0 ] || exit 1
 
 if [ -z "${KUBECONFIG:-}" ]; then

@@ -18,6 +18,15 @@ done
 cd "$repo"
 # No network inside the tier: build the tests first.
 cargo test --locked --test e2e --no-run
+# E2E_CHART=1: also the chart installed for real (hack/e2e/chart.sh), which needs the driver's
+# image, a rebuild of it (another digest) for its upgrade, and a tier whose pods reach the API
+# server and Services (kube-proxy).
+if [ "${E2E_CHART:-}" = 1 ]; then
+  IMAGE_PLATFORMS=linux/amd64 "$here/image/build.sh" >/dev/null
+  SOURCE_DATE_EPOCH=$(( $(git log -1 --format=%ct) + 1 )) IMAGE_PLATFORMS=linux/amd64 \
+    IMAGE_OUT="$repo/target/image-rebuilt" "$here/image/build.sh" >/dev/null
+  export E2E_PODS_REACH_API=1 CLUSTER_WITH_KUBE_PROXY=1
+fi
 t0=$(date +%s)
 if [ -z "${E2E_DIR:-}" ]; then
   E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/openshell-e2e.XXXXXX")
@@ -33,3 +42,8 @@ t0=$(date +%s)
 # shellcheck disable=SC2086
 "$here/e2e/run.sh" cargo test --locked --offline --test e2e -- --ignored --test-threads=1 ${E2E_TEST_ARGS:---skip bench_}
 echo "tier 4: ran in $(( $(date +%s) - t0 ))s"
+if [ "${E2E_CHART:-}" = 1 ]; then
+  t0=$(date +%s)
+  "$here/e2e/run.sh" "$here/e2e/chart.sh"
+  echo "tier 4 chart: ran in $(( $(date +%s) - t0 ))s"
+fi

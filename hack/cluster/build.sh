@@ -4,6 +4,7 @@
 #
 #   hack/cluster/build.sh            build what is missing, print the bin directory
 #   CLUSTER_CACHE=dir hack/cluster/build.sh
+#   hack/cluster/build.sh crane actionlint   only these tools (crane, actionlint, helm)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -56,7 +57,10 @@ build_kube() {
       sort -u | while read -r m; do echo "replace $m => $m v0.$minor.${v##*.}"; done
   } >"$mod/go.mod"
   local pkgs=() names=()
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+  # kube-proxy only for tier 4's chart run (E2E_CHART=1 hack/test-e2e.sh).
+  [ "${CLUSTER_WITH_KUBE_PROXY:-}" != 1 ] || want+=(kube-proxy)
+  for c in "${want[@]}"; do
     have "$c" "$v" && continue
     names+=("$c"); pkgs+=("k8s.io/kubernetes/cmd/$c")
   done
@@ -117,19 +121,36 @@ fetch_crds() {
   echo "$dir/k8s/crds" >"$cache/agent-sandbox-crds-$AGENT_SANDBOX_VERSION.path"
 }
 
+build_crane() { build_wrapped crane "$CRANE_VERSION" github.com/google/go-containerregistry github.com/google/go-containerregistry/cmd/crane; }
+build_actionlint() { build_wrapped actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint github.com/rhysd/actionlint/cmd/actionlint; }
+build_helm() { build_wrapped helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm; }
+
+# Single tools by name: the image build and the workflow lint need one each, not a cluster.
+if [ $# -gt 0 ]; then
+  for t in "$@"; do
+    case $t in
+      crane|actionlint|helm) "build_$t" ;;
+      *) log "unknown tool $t (crane, actionlint, helm)"; exit 2 ;;
+    esac
+  done
+  echo "$bin"
+  exit 0
+fi
+
 # The small ones first so that a failure shows early; the big Kubernetes build last.
 # Builds run one after another: on 2 cores, go build already uses both.
 build_wrapped kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
 build_wrapped agent-sandbox-controller "$AGENT_SANDBOX_VERSION" sigs.k8s.io/agent-sandbox sigs.k8s.io/agent-sandbox/cmd/agent-sandbox-controller
 fetch_crds
 build_wrapped etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
-build_wrapped helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm
+build_helm
 build_multi "$CNI_PLUGINS_VERSION" github.com/containernetworking/plugins "" \
   github.com/containernetworking/plugins/plugins/main/bridge \
   github.com/containernetworking/plugins/plugins/main/loopback \
   github.com/containernetworking/plugins/plugins/ipam/host-local \
   github.com/containernetworking/plugins/plugins/meta/portmap
-build_wrapped crane "$CRANE_VERSION" github.com/google/go-containerregistry github.com/google/go-containerregistry/cmd/crane
+build_crane
+build_actionlint
 build_wrapped crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools sigs.k8s.io/cri-tools/cmd/crictl
 build_multi "$CONTAINERD_VERSION" github.com/containerd/containerd/v2 no_btrfs \
   github.com/containerd/containerd/v2/cmd/containerd \

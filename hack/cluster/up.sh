@@ -5,11 +5,15 @@
 #
 #   hack/cluster/up.sh [DIR]     default DIR: .cluster/ in the repository
 # Prints `export KUBECONFIG=...`; stop with hack/cluster/down.sh [DIR].
-# For a real kubelet beside the fake nodes (tier 4, hack/e2e/up.sh), two switches:
+# For a real kubelet beside the fake nodes (tier 4, hack/e2e/up.sh), these switches:
 #   CLUSTER_KUBELET_CLIENT=1        the API server gets a client certificate for the kubelets
 #                                   (exec, logs, port-forward) and prefers their InternalIP
 #   CLUSTER_KWOK_NODE_SELECTOR=SEL  kwok manages only the nodes with these labels (nodes.yaml
 #                                   labels its nodes type=kwok) instead of every node
+#   CLUSTER_PODS_REACH_API=IP       pods reach the API server (a driver or gateway running as a
+#                                   pod): it listens on every address of its network namespace
+#                                   (tier 4's own), advertises IP for the kubernetes Service, and
+#                                   the ServiceAccount admission plugin mounts pods' tokens
 # For load (make bench-cluster):
 #   CLUSTER_NODE_PODS=N             each fake node holds N pods (default 250)
 #   CLUSTER_CLIENT_QPS=Q            kube-controller-manager and kube-scheduler may send Q requests/s
@@ -76,6 +80,10 @@ apiserver_kubelet=""
 if [ "${CLUSTER_KUBELET_CLIENT:-}" = 1 ]; then
   apiserver_kubelet=" --kubelet-client-certificate=$dir/pki/kubelet-client.crt --kubelet-client-key=$dir/pki/kubelet-client.key --kubelet-preferred-address-types=InternalIP"
 fi
+api_bind=127.0.0.1 api_advertise=127.0.0.1 api_admission=--disable-admission-plugins=ServiceAccount
+if [ -n "${CLUSTER_PODS_REACH_API:-}" ]; then
+  api_bind=0.0.0.0 api_advertise=$CLUSTER_PODS_REACH_API api_admission=--enable-admission-plugins=ServiceAccount
+fi
 kwok_nodes=--manage-all-nodes=true
 if [ -n "${CLUSTER_KWOK_NODE_SELECTOR:-}" ]; then kwok_nodes=--manage-nodes-with-label-selector=$CLUSTER_KWOK_NODE_SELECTOR; fi
 
@@ -116,7 +124,7 @@ wait_http etcd "http://127.0.0.1:$etcd_port/health"
 
 # The apiserver's command line is kept so that tests can restart it (watch-resume test).
 cat >"$dir/apiserver.cmd" <<CMD
-$(b kube-apiserver "$KUBE_VERSION") --etcd-servers=http://127.0.0.1:$etcd_port --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$api_port --tls-cert-file=$dir/pki/apiserver.crt --tls-private-key-file=$dir/pki/apiserver.key --client-ca-file=$dir/pki/ca.crt --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=$dir/pki/sa.pub --service-account-signing-key-file=$dir/pki/sa.key --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount --allow-privileged=true --profiling=false --cert-dir=$dir/pki/apiserver-certs$apiserver_kubelet
+$(b kube-apiserver "$KUBE_VERSION") --etcd-servers=http://127.0.0.1:$etcd_port --bind-address=$api_bind --advertise-address=$api_advertise --secure-port=$api_port --tls-cert-file=$dir/pki/apiserver.crt --tls-private-key-file=$dir/pki/apiserver.key --client-ca-file=$dir/pki/ca.crt --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=$dir/pki/sa.pub --service-account-signing-key-file=$dir/pki/sa.key --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC $api_admission --allow-privileged=true --profiling=false --cert-dir=$dir/pki/apiserver-certs$apiserver_kubelet
 CMD
 log "starting kube-apiserver $KUBE_VERSION on 127.0.0.1:$api_port"
 # shellcheck disable=SC2046

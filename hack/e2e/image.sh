@@ -27,6 +27,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../lib/crane-registry.sh
+. "$(dirname "$0")/../lib/crane-registry.sh"
 E2E_LOG_NAME=e2e-image
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 orig_args=("$@")
@@ -75,11 +77,7 @@ CTR="$bin/ctr-$CONTAINERD_VERSION"
 [ -x "$CRANE" ] || die "no $CRANE: run hack/cluster/build.sh first"
 mkdir -p "$E2E_CACHE/images"
 work=$(mktemp -d "${TMPDIR:-/tmp}/e2e-image.XXXXXX")
-reg_pid=""
-cleanup() {
-  if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null || true; wait "$reg_pid" 2>/dev/null || true; fi
-  rm -rf --one-file-system "$work"
-}
+cleanup() { crane_registry_stop; rm -rf --one-file-system "$work"; }
 trap cleanup EXIT
 
 # Layers, in order: rootfs dirs, then single binaries, then given tarballs.
@@ -128,12 +126,8 @@ out="$E2E_CACHE/images/$key.tar"
 if [ -s "$out" ]; then
   log "$tag: cached ($out)"
 else
-  port=$(free_port)
-  reg=127.0.0.1:$port
-  "$CRANE" registry serve --address "$reg" >"$work/registry.log" 2>&1 &
-  reg_pid=$!
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://$reg/v2/" 2>/dev/null && break; sleep 0.05; done
-  curl -fsS -o /dev/null "http://$reg/v2/" || { cat "$work/registry.log" >&2; die "crane registry did not start"; }
+  crane_registry_start "$CRANE" "$work" || die "crane registry did not start"
+  reg=$CRANE_REGISTRY
   ref=""
   if [ -n "$base_tar" ]; then
     "$CRANE" push "$base_tar" "$reg/base:1" >/dev/null 2>"$work/crane.log" || { cat "$work/crane.log" >&2; die "crane push failed"; }

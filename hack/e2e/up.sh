@@ -109,7 +109,9 @@ inns() { nsenter --net="$NETNS" -- "$@"; }
 # --- 5. control plane --------------------------------------------------------------------
 log "step 4/9: control plane inside $name (hack/cluster/up.sh $dir/cluster)"
 record CLUSTER_DIR "$dir/cluster"
-CLUSTER_KUBELET_CLIENT=1 CLUSTER_KWOK_NODE_SELECTOR=type=kwok \
+pods_reach_api=""
+[ "${E2E_PODS_REACH_API:-}" != 1 ] || pods_reach_api=$E2E_BRIDGE_IP
+CLUSTER_KUBELET_CLIENT=1 CLUSTER_KWOK_NODE_SELECTOR=type=kwok CLUSTER_PODS_REACH_API=$pods_reach_api \
   inns "$repo/hack/cluster/up.sh" "$dir/cluster" >"$dir/logs/cluster-up.out"
 KUBECONFIG=$dir/cluster/kubeconfig
 pki=$dir/cluster/pki
@@ -336,10 +338,42 @@ k wait --for=condition=Ready "node/$E2E_NODE_NAME" --timeout=120s >/dev/null ||
   die "node $E2E_NODE_NAME not Ready; see $dir/logs/kubelet.log"
 log "  node $E2E_NODE_NAME Ready"
 
+# kube-proxy (nftables, inside the tier's namespace): Services reach their pods, so a pod
+# reaches the API server through the kubernetes Service and sandboxes reach a gateway that runs
+# as a pod (the chart). Every Service connection is masqueraded: the pods share one bridge
+# without br_netfilter, so a reply from a pod must come back through the bridge address.
+# E2E_PODS_REACH_API=1 (hack/test-e2e.sh sets it with E2E_CHART=1).
+if [ "${E2E_PODS_REACH_API:-}" = 1 ]; then
+  cat >"$node/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $KUBECONFIG}
+mode: nftables
+hostnameOverride: $E2E_NODE_NAME
+clusterCIDR: $E2E_POD_SUBNET
+nodePortAddresses: [$E2E_BRIDGE_IP/32]
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nftables: {masqueradeAll: true}
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+  inns "$(b kube-proxy "$KUBE_VERSION")" --config="$node/kube-proxy.yaml" --v=2 >"$dir/logs/kube-proxy.log" 2>&1 &
+  ppid=$!
+  echo "$ppid kube-proxy" >>"$dir/pids"
+  for _ in $(seq 1 100); do
+    inns curl -fsS -o /dev/null http://127.0.0.1:10256/healthz 2>/dev/null && break
+    kill -0 "$ppid" 2>/dev/null || die "kube-proxy exited; see $dir/logs/kube-proxy.log"
+    sleep 0.2
+  done
+  inns curl -fsS -o /dev/null http://127.0.0.1:10256/healthz || die "kube-proxy not healthy; see $dir/logs/kube-proxy.log"
+  log "  kube-proxy (nftables) serving Services"
+fi
+
 # --- the environment for tests -----------------------------------------------------------
 mkdir -p "$dir/bin"
 ln -sf "$KUBECTL" "$dir/bin/kubectl"; ln -sf "$CTR" "$dir/bin/ctr"
 ln -sf "$CRICTL" "$dir/bin/crictl"; ln -sf "$CRANE" "$dir/bin/crane"
+ln -sf "$(b helm "$HELM_VERSION")" "$dir/bin/helm"
 crds=$(cat "$(dirname "$bin")/agent-sandbox-crds-$AGENT_SANDBOX_VERSION.path")
 printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "$SOCK" "$SOCK" >"$dir/crictl.yaml"
 cat >"$dir/e2e.env.tmp" <<ENV

@@ -30,10 +30,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "driver.socketDir" -}}/var/run/openshell{{- end -}}
 {{- define "driver.socket" -}}/var/run/openshell/driver/driver.sock{{- end -}}
 
+{{/* The driver's image (also the launcher's): repository:tag, pinned by @digest when set. */}}
+{{- define "driver.image" -}}
+{{- $i := .Values.driver.image -}}
+{{- printf "%s:%s" $i.repository ($i.tag | default .Chart.AppVersion) -}}
+{{- with $i.digest }}@{{ . }}{{ end -}}
+{{- end -}}
+
 {{/* The driver container, shared by the Deployment and the sidecar ConfigMap. */}}
 {{- define "driver.container" -}}
 name: driver
-image: "{{ .Values.driver.image.repository }}:{{ .Values.driver.image.tag | default .Chart.AppVersion }}"
+image: {{ include "driver.image" . | quote }}
 imagePullPolicy: {{ .Values.driver.image.pullPolicy }}
 args:
   - serve
@@ -42,11 +49,11 @@ args:
   - --workspace-mode={{ .Values.workspaceMode }}
   - --workspace-namespace-prefix={{ .Values.workspaceNamespacePrefix }}
   - --gateway-id={{ .Values.driver.gatewayId }}
-  - --gateway-endpoint={{ default (printf "http://%s.%s.svc:%d" (include "driver.fullname" .) .Release.Namespace (int .Values.gateway.port)) .Values.driver.gatewayEndpoint }}
+  - --gateway-endpoint={{ default (printf "https://%s.%s.svc:%d" (include "driver.fullname" .) .Release.Namespace (int .Values.gateway.port)) .Values.driver.gatewayEndpoint }}
   - --default-image={{ .Values.driver.defaultImage }}
   - --supervisor-image={{ .Values.driver.supervisorImage }}
   - --supervisor-sideload={{ .Values.driver.supervisorSideload }}
-  - --launcher-image={{ .Values.driver.image.repository }}:{{ .Values.driver.image.tag | default .Chart.AppVersion }}
+  - --launcher-image={{ include "driver.image" . }}
   - --sandbox-auth={{ .Values.driver.sandboxAuth }}
   - --app-armor-profile={{ .Values.driver.appArmorProfile }}
   {{- with .Values.driver.hostGatewayIp }}
@@ -82,9 +89,7 @@ readinessProbe:
 resources:
   {{- toYaml .Values.driver.resources | nindent 2 }}
 securityContext:
-  allowPrivilegeEscalation: false
-  readOnlyRootFilesystem: true
-  capabilities: {drop: [ALL]}
+  {{- toYaml .Values.containerSecurityContext | nindent 2 }}
 volumeMounts:
   - {name: driver-socket, mountPath: {{ include "driver.socketDir" . }}}
 {{- end -}}

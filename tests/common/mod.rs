@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod memory;
+pub mod openshift;
 pub mod tier3;
 
 use std::collections::HashMap;

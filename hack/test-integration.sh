@@ -42,6 +42,8 @@ echo "chart tests: ran in $(( $(date +%s) - t0 ))s"
 
 # Tier 3 under OpenShift's own admission code (SCC, Route), on a cluster started with --openshift.
 t0=$(date +%s)
+# The webhook's own tests first: its wiring of the upstream plugins, on the default SCCs as data.
+(cd "$here/openshift-admission" && CGO_ENABLED=0 GOTOOLCHAIN=local go test -trimpath ./...)
 if [ -z "$KUBECONFIG_GIVEN" ]; then
   (
     export CLUSTER_DIR

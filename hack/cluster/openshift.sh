@@ -25,7 +25,9 @@ openshift_start() {
   k wait --for=condition=Established crd/securitycontextconstraints.security.openshift.io \
     crd/routes.route.openshift.io crd/rangeallocations.security.internal.openshift.io --timeout=60s >/dev/null
   log "installing OpenShift's 13 default SCCs, their ClusterRoles and bindings"
-  k apply -f "$here/manifests/openshift-default-sccs.yaml" >/dev/null
+  # create, not apply: apply drops the fields upstream leaves null (priority,
+  # defaultAddCapabilities), which the real CRD requires (nullable).
+  k create -f "$here/manifests/openshift-default-sccs.yaml" >/dev/null
 
   webhook=$(cat "$cache/openshift-admission.path")
   port=$(free_port)
@@ -88,7 +90,7 @@ openshift_controller_identity() {
   local chart token
   chart=$(dirname "$(dirname "$crds")")/helm
   log "agent-sandbox-controller identity: ServiceAccount agent-sandbox-system/agent-sandbox-controller, RBAC from $chart"
-  "$bin/helm-$HELM_VERSION" template agent-sandbox "$chart" --namespace agent-sandbox-system --set namespace.create=false \
+  "$bin/helm-$HELM_VERSION" template agent-sandbox "$chart" --namespace agent-sandbox-system --set namespace.create=false --set image.tag="$AGENT_SANDBOX_VERSION" \
     --show-only templates/serviceaccount.yaml --show-only templates/rbac.generated.yaml \
     --show-only templates/clusterrolebinding.yaml --show-only templates/role.yaml \
     --show-only templates/rolebinding.yaml | k apply -f - >/dev/null

@@ -1,12 +1,12 @@
 # openshell-driver-openshift — see README.md. Every target works on a fresh machine.
 CARGO ?= cargo
 .DEFAULT_GOAL := build
-.PHONY: bench-e2e test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
+.PHONY: fuzz bench-cluster bench-e2e test-e2e launcher e2e-up e2e-down test-chart demo demo-openshift build deps lint test test-unit test-grpc test-wire test-integration test-all cluster-build cluster-up cluster-down bench ci
 
 build:
 	$(CARGO) build --locked
 
-## Python's grpcio-tools runs the shared wire-contract check.
+## Python's grpcio-tools (with grpcio) runs the shared wire-contract check and the Python client test.
 deps:
 	@python3 -c 'import grpc_tools' 2>/dev/null || python3 -m pip install --quiet grpcio-tools
 
@@ -20,8 +20,9 @@ test: test-unit test-grpc test-wire
 test-unit:
 	$(CARGO) test --locked --lib --test render_golden
 
-test-grpc:
-	$(CARGO) test --locked --test grpc
+## Needs grpcio for the Python client test (deps).
+test-grpc: deps
+	$(CARGO) test --locked --test grpc --test grpc_clients
 
 test-wire: deps
 	$(CARGO) test --locked --test wire
@@ -34,7 +35,11 @@ test-integration:
 test-e2e:
 	hack/test-e2e.sh
 
-test-all: lint test test-integration test-e2e
+## Request validation under generated input for a fixed budget (FUZZ_RUNS per target); no panic.
+fuzz:
+	$(CARGO) test --locked --test fuzz -- --nocapture
+
+test-all: lint test fuzz test-integration test-e2e
 
 ## Create → Ready through the real gateway on the real node, p50 over 10 sandboxes, split by step.
 bench-e2e:
@@ -57,6 +62,11 @@ test-chart:
 ## Hot-path costs (render, cache Get/List, watch apply and replay), printed as a table.
 bench:
 	$(CARGO) bench --locked --bench driver
+
+## The driver at BENCH_N sandboxes (1000; 10000 takes ~15 min) on the local cluster, through its
+## socket: create vs raw API throughput, List/Get, watch lag, relist, RSS, API requests per call.
+bench-cluster:
+	hack/bench-cluster.sh
 
 cluster-build:
 	hack/cluster/build.sh

@@ -11,10 +11,10 @@ use kube::runtime::watcher::Event;
 use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::kubernetes::cache::SandboxCache;
 use openshell_driver_openshift::kubernetes::render::{SandboxApiVersion, render_sandbox};
-use openshell_driver_openshift::kubernetes::request_config::json_to_struct;
 use openshell_driver_openshift::metrics::NoopMetrics;
 use openshell_driver_openshift::openshift::detect::PlatformFacts;
 use openshell_driver_openshift::openshift::enrich_offline;
+use openshell_driver_openshift::proto::json::json_to_struct;
 use openshell_driver_openshift::proto::*;
 use serde_json::json;
 
@@ -102,13 +102,7 @@ fn main() {
             let r = exposed(i);
             let mut rendered =
                 render_sandbox(&r, &openshift, SandboxApiVersion::V1beta1, &["expose"]).expect("renders");
-            let made = enrich_offline(
-                &r,
-                &openshift,
-                &mut rendered.manifest,
-                &annotations,
-                &PlatformFacts::default(),
-            );
+            let made = enrich_offline(&r, &openshift, &mut rendered, &annotations, &PlatformFacts::default());
             black_box(made.expect("enriches"));
         }),
     ));

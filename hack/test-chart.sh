@@ -58,11 +58,11 @@ done
 "$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac.yaml"
 cd "$repo"
-OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test integration -- --ignored --test-threads=4 \
+OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test cluster_kubernetes -- --ignored --test-threads=4 \
   create_renders stop_then_start delete_collects check_passes
 echo "chart: tier 3 passed with exactly the chart's RBAC"
 "$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
   --set openshift.enabled=true \
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-openshift.yaml"
-OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac-openshift.yaml" cargo test --locked --test openshift -- --ignored --test-threads=4
+OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac-openshift.yaml" cargo test --locked --test cluster_openshift -- --ignored --test-threads=4
 echo "chart: the OpenShift tier 3 passed with exactly the chart's RBAC (openshift.enabled)"

@@ -26,12 +26,15 @@ else
 fi
 cd "$repo"
 t0=$(date +%s)
-cargo test --locked --test integration -- --ignored --test-threads=4
+cargo test --locked --test cluster_kubernetes -- --ignored --test-threads=4
 cargo test --locked --test cluster_supervisor -- --ignored --test-threads=4
+cargo test --locked --test cluster_sideload -- --ignored --test-threads=4
+cargo test --locked --test cluster_expiry -- --ignored --test-threads=4
+cargo test --locked --test cluster_pod_settings -- --ignored --test-threads=4
 cargo test --locked --test cluster_pod_failures -- --ignored --test-threads=4
-cargo test --locked --test openshift -- --ignored --test-threads=4
+cargo test --locked --test cluster_openshift -- --ignored --test-threads=4
 if [ -n "${CLUSTER_DIR:-}" ]; then
-  cargo test --locked --test integration_disruptive -- --ignored --test-threads=1
+  cargo test --locked --test cluster_disruptive -- --ignored --test-threads=1
 else
   echo "tier 3: SKIPPED the disruptive tests (restart, CRD removal): they only run on the project's own local cluster" >&2
 fi

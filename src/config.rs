@@ -185,6 +185,12 @@ pub struct DriverConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_SANDBOX_GID")]
     pub sandbox_gid: Option<u32>,
 
+    /// IP address of a gateway on the host, given to sandbox pods as `host.openshell.internal`
+    /// and `host.docker.internal` (hostAliases), for a --gateway-endpoint by a name the
+    /// cluster's DNS does not know.
+    #[arg(long, env = "OPENSHELL_DRIVER_HOST_GATEWAY_IP")]
+    pub host_gateway_ip: Option<std::net::IpAddr>,
+
     /// Image for sandboxes whose template names none (reported by GetCapabilities).
     #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_IMAGE", default_value = "")]
     pub default_image: String,
@@ -223,7 +229,21 @@ pub struct DriverConfig {
     )]
     pub launcher_binary_path: String,
 
-    /// Where the agent container sees the supervisor (an emptyDir, read-only).
+    /// How the supervisor and the launcher reach the agent container: mounted read-only from
+    /// their images (`image-volume`, no init container and no copy), copied by init containers
+    /// into an emptyDir (`init-container`), or `auto`: image-volume when the API server is 1.36
+    /// or newer, or 1.33 to 1.35 with its ImageVolume feature gate on (read from its /metrics),
+    /// else init-container. Decided when the driver connects; `check` reports it.
+    #[arg(
+        long,
+        env = "OPENSHELL_DRIVER_SUPERVISOR_SIDELOAD",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub supervisor_sideload: crate::kubernetes::sideload::SupervisorSideload,
+
+    /// Where the agent container sees the supervisor, read-only (init-container: the emptyDir;
+    /// image-volume: the images, under `supervisor/` and `launcher/`).
     #[arg(
         long,
         env = "OPENSHELL_DRIVER_SUPERVISOR_MOUNT_PATH",
@@ -248,6 +268,16 @@ pub struct DriverConfig {
     /// Timeout of every single Kubernetes API call.
     #[arg(long, env = "OPENSHELL_DRIVER_KUBE_API_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub kube_api_timeout: Duration,
+
+    /// Time to live of a sandbox whose `driver_config.ttl` names none (`spec.shutdownTime` =
+    /// create + TTL). `0s`: sandboxes never expire unless they ask.
+    #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_TTL", default_value = "0s", value_parser = crate::kubernetes::expiry::parse_default_ttl)]
+    pub default_ttl: Duration,
+
+    /// What happens to an expired Sandbox object (`spec.shutdownPolicy`); its pod always goes.
+    /// `retain`: the gateway sees it stopped, reason SandboxExpired. `delete`: it is deleted.
+    #[arg(long, env = "OPENSHELL_DRIVER_EXPIRY_POLICY", value_enum, default_value = "retain")]
+    pub expiry_policy: crate::kubernetes::expiry::ExpiryPolicy,
 
     /// How long StopSandbox waits for `Suspended=True` before DEADLINE_EXCEEDED.
     #[arg(long, env = "OPENSHELL_DRIVER_STOP_TIMEOUT", default_value = "120s", value_parser = parse_duration)]

@@ -3,7 +3,6 @@
 
 pub mod cli;
 pub mod config;
-pub mod enricher;
 pub mod error;
 pub mod kubernetes;
 pub mod launcher;

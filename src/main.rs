@@ -8,6 +8,7 @@ use openshell_driver_openshift::cli::client::{self, ClientArgs};
 use openshell_driver_openshift::cli::render::{self, RenderArgs};
 use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::kubernetes::KubeProvisioner;
+use openshell_driver_openshift::kubernetes::nodes::NodeStore;
 use openshell_driver_openshift::metrics::{DriverMetrics, NoopMetrics, PrometheusMetrics};
 use openshell_driver_openshift::openshift::OpenShiftEnricher;
 use openshell_driver_openshift::server::{self, DriverSocket};
@@ -78,8 +79,16 @@ async fn serve(mut config: DriverConfig) -> anyhow::Result<()> {
     };
     // One enricher for every --platform: on plain Kubernetes it adds nothing and refuses
     // exposure with a clear error.
-    let enricher = OpenShiftEnricher::new(Arc::clone(&config), client.clone(), metrics.clone())?;
-    let provisioner = KubeProvisioner::start(Arc::clone(&config), client, enricher, metrics.clone(), shutdown.clone());
+    let nodes = NodeStore::new(client.clone(), shutdown.clone());
+    let enricher = OpenShiftEnricher::new(Arc::clone(&config), client.clone(), nodes.clone(), metrics.clone())?;
+    let provisioner = KubeProvisioner::start(
+        Arc::clone(&config),
+        client,
+        nodes,
+        enricher,
+        metrics.clone(),
+        shutdown.clone(),
+    );
     if let Some(prometheus) = prometheus {
         let addr = config.metrics_bind_address.parse().with_context(|| {
             format!(

@@ -5,62 +5,17 @@
 mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use common::memory::{MemoryProvisioner, stored};
+use common::memory::stored;
+use common::memory_server::Server;
 use common::*;
-use openshell_driver_openshift::metrics::NoopMetrics;
 use openshell_driver_openshift::proto::*;
 use openshell_driver_openshift::provisioner::Readiness;
 use openshell_driver_openshift::server::{self, DriverSocket};
-use tokio::sync::watch;
 
 const SHORT: Duration = Duration::from_secs(5);
-
-struct Server {
-    provisioner: Arc<MemoryProvisioner>,
-    socket: PathBuf,
-    shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Self {
-        Self::start_with_peers(&[]).await
-    }
-
-    async fn start_with_peers(peers: &[u32]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("driver").join("driver.sock");
-        let (shutdown, rx) = watch::channel(false);
-        let provisioner = MemoryProvisioner::new(rx.clone());
-        let bound = DriverSocket::bind(&socket, peers).expect("binds");
-        let task = tokio::spawn(server::serve(
-            bound,
-            provisioner.clone(),
-            Arc::new(NoopMetrics),
-            "registry.example/default:1".into(),
-            rx,
-            Duration::from_secs(5),
-        ));
-        Self {
-            provisioner,
-            socket,
-            shutdown,
-            task,
-            _dir: dir,
-        }
-    }
-
-    async fn client(
-        &self,
-    ) -> openshell_driver_openshift::proto::compute_driver_client::ComputeDriverClient<tonic::transport::Channel> {
-        connect(&self.socket).await.expect("connects")
-    }
-}
 
 #[tokio::test]
 async fn capabilities_and_listener_requirements() {
@@ -186,83 +141,22 @@ async fn sandbox_lifecycle_over_the_socket() {
         .expect("delete ws");
 }
 
-/// Requests that break the gateway's own rules, as a client other than the gateway might send.
-fn rule_breaking_requests() -> Vec<(&'static str, DriverSandbox)> {
-    let edit = |f: &dyn Fn(&mut DriverSandboxSpec)| {
-        let mut sandbox = sandbox_request(&new_id(), "rules");
-        f(sandbox.spec.as_mut().expect("spec"));
-        sandbox
-    };
-    let template = |f: &dyn Fn(&mut DriverSandboxTemplate)| edit(&|s| f(s.template.as_mut().expect("template")));
-    vec![
-        (
-            "OPENSHELL_POLICY_RULES",
-            edit(&|s| {
-                s.environment
-                    .insert("OPENSHELL_POLICY_RULES".into(), "/etc/p.rego".into());
-            }),
-        ),
-        (
-            "template.environment",
-            template(&|t| {
-                t.environment.insert("OPENSHELL_TLS_CA".into(), "/ca".into());
-            }),
-        ),
-        (
-            "newline",
-            edit(&|s| {
-                s.environment.insert("FOO".into(), "a\nb".into());
-            }),
-        ),
-        (
-            "^[A-Za-z_]",
-            edit(&|s| {
-                s.environment.insert("9LIVES".into(), "x".into());
-            }),
-        ),
-        (
-            "openshell.ai/sandbox-id",
-            template(&|t| {
-                t.labels.insert("openshell.ai/sandbox-id".into(), "spoofed".into());
-            }),
-        ),
-        (
-            "openshell.io/sandbox-id",
-            template(&|t| {
-                t.platform_config = openshell_driver_openshift::kubernetes::request_config::json_to_struct(
-                    &serde_json::json!({"annotations": {"openshell.io/sandbox-id": "someone-else"}}),
-                );
-            }),
-        ),
-    ]
-}
-
+/// The bad-input corpus (tests/common/corpus.rs): both RPCs refuse every case with its code and
+/// a message naming the field, and nothing is stored.
 #[tokio::test]
-async fn requests_breaking_the_gateways_rules_are_refused_by_both_rpcs_and_store_nothing() {
+async fn the_bad_input_corpus_is_refused_by_both_rpcs_and_stores_nothing() {
     let server = Server::start().await;
     let mut client = server.client().await;
-    for (needle, sandbox) in rule_breaking_requests() {
-        let id = sandbox.id.clone();
-        let v = client
-            .validate_sandbox_create(ValidateSandboxCreateRequest {
-                sandbox: Some(sandbox.clone()),
-            })
-            .await
-            .expect_err(needle);
-        let c = client
-            .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
-            .await
-            .expect_err(needle);
+    for case in common::corpus::bad_requests() {
+        let (v, c) = case.refusals(&mut client).await;
         for status in [v, c] {
-            assert_eq!(
-                status.code(),
-                tonic::Code::InvalidArgument,
-                "{needle}: {}",
-                status.message()
-            );
-            assert!(status.message().contains(needle), "{needle}: {}", status.message());
+            case.assert_refused(&status);
         }
-        assert!(!stored(&server.provisioner, &id), "{needle}: nothing stored");
+        assert!(
+            !stored(&server.provisioner, &case.sandbox.id),
+            "{}: nothing stored",
+            case.what
+        );
     }
 }
 
@@ -363,7 +257,10 @@ async fn errors_carry_the_right_codes() {
         assert!(!status.message().is_empty(), "{what}: a clear message");
     }
 
-    *server.provisioner.readiness.lock().expect("lock") = Readiness::Misconfigured("install the Sandbox CRD".into());
+    server
+        .provisioner
+        .readiness
+        .send_replace(Readiness::Misconfigured("install the Sandbox CRD".into()));
     let err = client
         .list_sandboxes(ListSandboxesRequest {})
         .await
@@ -372,7 +269,10 @@ async fn errors_carry_the_right_codes() {
         (err.code(), err.message()),
         (tonic::Code::FailedPrecondition, "install the Sandbox CRD")
     );
-    *server.provisioner.readiness.lock().expect("lock") = Readiness::Unavailable("API server down".into());
+    server
+        .provisioner
+        .readiness
+        .send_replace(Readiness::Unavailable("API server down".into()));
     assert_eq!(
         client
             .list_sandboxes(ListSandboxesRequest {})
@@ -610,90 +510,6 @@ async fn grpc_health_reports_serving() {
         }
     })
     .await;
-}
-
-/// Runs `openshell-driver-openshift client ARGS` against `socket`: (exit ok, stdout, stderr).
-fn run_client(socket: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"))
-        .arg("client")
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .expect("client runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-#[tokio::test]
-async fn client_subcommand_walks_a_sandbox_through_its_life() {
-    let server = Server::start().await;
-    let socket = server.socket.clone();
-    let run = move |args: Vec<&'static str>| {
-        let socket = socket.clone();
-        tokio::task::spawn_blocking(move || run_client(&socket, &args))
-    };
-    let (ok, out, err) = run(vec!["capabilities", "-o", "json"]).await.expect("join");
-    assert!(ok, "{err}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).expect("json")["driver_name"],
-        "openshift"
-    );
-
-    let id = "5a1d8c0e-1111-4c2b-8d3e-000000000001";
-    let (ok, out, err) = run(vec![
-        "create",
-        "--id",
-        id,
-        "--name",
-        "cli",
-        "--image",
-        "registry.example/agent:1",
-        "--env",
-        "A=B",
-        "--cpu",
-        "500m",
-        "--memory",
-        "256Mi",
-    ])
-    .await
-    .expect("join");
-    assert!(ok, "{err}");
-    assert_eq!(out.trim(), id);
-    let (ok, out, _) = run(vec!["list"]).await.expect("join");
-    assert!(
-        ok && out.starts_with("ID") && out.contains(id) && out.contains("ready"),
-        "{out}"
-    );
-    let (ok, out, _) = run(vec!["get", id, "-o", "yaml"]).await.expect("join");
-    assert!(ok && out.contains("phase: ready"), "{out}");
-    let (ok, out, _) = run(vec!["endpoint", id, "-o", "json"]).await.expect("join");
-    assert!(ok, "{out}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).expect("json")["pod_ips"][0],
-        "10.244.0.9"
-    );
-    let (ok, _, err) = run(vec!["wait", id, "--for", "ready", "--timeout", "5s"])
-        .await
-        .expect("join");
-    assert!(ok, "{err}");
-    for (cmd, want) in [("stop", "stopped"), ("start", "started"), ("delete", "deleted")] {
-        let (ok, out, err) = run(vec![cmd, id]).await.expect("join");
-        assert!(ok && out.contains(want), "{cmd}: {out} {err}");
-    }
-    let (ok, out, _) = run(vec!["delete", id]).await.expect("join");
-    assert!(ok && out.contains("already absent"), "{out}");
-
-    let (ok, _, err) = run(vec!["get", id]).await.expect("join");
-    assert!(!ok, "a failed call exits non-zero");
-    assert!(err.contains("NotFound"), "prints the gRPC code: {err}");
-    let (ok, _, err) = run(vec!["create", "--name", "Bad_Name", "--image", "x"])
-        .await
-        .expect("join");
-    assert!(!ok && err.contains("InvalidArgument"), "{err}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
 use openshell_driver_openshift::config::{AppArmor, DriverConfig, PlatformMode, SandboxAuth};
+use openshell_driver_openshift::kubernetes::sideload::SupervisorSideload;
 
 fn assert_golden(rendered: &str, name: &str) {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
@@ -30,11 +31,32 @@ fn render_matches_golden_yaml() {
         file: "-".into(),
         v1alpha1: false,
         namespace_annotations: Vec::new(),
+        now: None,
         driver,
     };
     // The default identity: a projected ServiceAccount token; the gateway's token is stored nowhere.
     let rendered = render_yaml(&input, &args(driver.clone())).expect("renders");
     assert_golden(&rendered, "render-sandbox.yaml");
+    // The supervisor and the launcher copied by init containers instead of mounted.
+    let mut copied = driver.clone();
+    copied.supervisor_sideload = SupervisorSideload::InitContainer;
+    let init_container = render_yaml(&input, &args(copied)).expect("renders");
+    assert_golden(&init_container, "render-sandbox-init-container.yaml");
+    // A time to live: spec.shutdownTime from a fixed create time, and the expiry policy.
+    let mut expiring = driver.clone();
+    expiring.default_ttl = std::time::Duration::from_secs(8 * 3600);
+    // and a gateway on the host, by the names the cluster's DNS does not know.
+    expiring.host_gateway_ip = Some("172.17.0.1".parse().expect("ip"));
+    let expiry = render_yaml(
+        &input,
+        &RenderArgs {
+            now: Some("2026-03-01T10:00:00Z".parse().expect("time")),
+            ..args(expiring)
+        },
+    )
+    .expect("renders");
+    assert_golden(&expiry, "render-sandbox-expiry.yaml");
+    assert!(expiry.contains("shutdownTime: 2026-03-01T18:00:00Z") && expiry.contains("shutdownPolicy: Retain"));
     // The gateway's token in a Secret, and an AppArmor choice.
     driver.sandbox_auth = SandboxAuth::TokenFile;
     driver.app_armor_profile = AppArmor::Unconfined;
@@ -54,6 +76,7 @@ fn render_rejects_unknown_fields_and_bad_input() {
         file: "-".into(),
         v1alpha1: true,
         namespace_annotations: Vec::new(),
+        now: None,
         driver: DriverConfig::defaults(),
     };
     let err = render_yaml("name: demo\nspek: {}\n", &args).expect_err("unknown field");
@@ -87,6 +110,7 @@ fn render_for_openshift_shows_scc_selinux_route_and_proxy() {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        now: None,
         driver: driver.clone(),
     };
     let rendered = render_yaml(&input, &args).expect("renders");

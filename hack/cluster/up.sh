@@ -15,6 +15,10 @@
 #                                   (exec, logs, port-forward) and prefers their InternalIP
 #   CLUSTER_KWOK_NODE_SELECTOR=SEL  kwok manages only the nodes with these labels (nodes.yaml
 #                                   labels its nodes type=kwok) instead of every node
+# For load (make bench-cluster):
+#   CLUSTER_NODE_PODS=N             each fake node holds N pods (default 250)
+#   CLUSTER_CLIENT_QPS=Q            kube-controller-manager and kube-scheduler may send Q requests/s
+#                                   (burst 2Q) instead of their defaults (20 and 50)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -130,14 +134,18 @@ log "starting kube-apiserver $KUBE_VERSION on 127.0.0.1:$api_port"
 run kube-apiserver $(cat "$dir/apiserver.cmd")
 wait_http kube-apiserver "https://127.0.0.1:$api_port/readyz" --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key"
 
+client_qps=()
+if [ -n "${CLUSTER_CLIENT_QPS:-}" ]; then
+  client_qps=(--kube-api-qps="$CLUSTER_CLIENT_QPS" --kube-api-burst=$(( 2 * CLUSTER_CLIENT_QPS )))
+fi
 log "starting kube-controller-manager and kube-scheduler"
 run kube-controller-manager "$(b kube-controller-manager "$KUBE_VERSION")" --kubeconfig="$kubeconfig" --leader-elect=false \
   --bind-address=127.0.0.1 --secure-port="$kcm_port" --service-account-private-key-file="$dir/pki/sa.key" \
   --root-ca-file="$dir/pki/ca.crt" --cluster-signing-cert-file="$dir/pki/ca.crt" --cluster-signing-key-file="$dir/pki/ca.key" \
   --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route' \
-  --concurrent-gc-syncs=10 --cert-dir="$dir/pki/kcm-certs"
+  --concurrent-gc-syncs=10 --cert-dir="$dir/pki/kcm-certs" "${client_qps[@]}"
 run kube-scheduler "$(b kube-scheduler "$KUBE_VERSION")" --kubeconfig="$kubeconfig" --leader-elect=false \
-  --bind-address=127.0.0.1 --secure-port="$sched_port" --cert-dir="$dir/pki/sched-certs"
+  --bind-address=127.0.0.1 --secure-port="$sched_port" --cert-dir="$dir/pki/sched-certs" "${client_qps[@]}"
 wait_http kube-controller-manager "https://127.0.0.1:$kcm_port/healthz" -k
 wait_http kube-scheduler "https://127.0.0.1:$sched_port/healthz" -k
 
@@ -154,7 +162,7 @@ wait_http kwok "http://127.0.0.1:$kwok_port/healthz"
 
 k() { "$KUBECTL" --kubeconfig="$kubeconfig" "$@"; }
 log "creating fake nodes (node-plain; node-gpu with nvidia.com/gpu: 2)"
-k apply -f "$here/manifests/nodes.yaml" >/dev/null
+sed "s/pods: \"250\"/pods: \"${CLUSTER_NODE_PODS:-250}\"/g" "$here/manifests/nodes.yaml" | k apply -f - >/dev/null
 k wait --for=condition=Ready node/node-plain node/node-gpu --timeout=60s >/dev/null
 
 log "installing the agent-sandbox $AGENT_SANDBOX_VERSION CRDs from $crds"

@@ -3,19 +3,25 @@
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
+use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use serde::Serialize;
 
 use crate::config::{DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use crate::error::DriverError;
+use crate::kubernetes::capacity::allocatable_gpus;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
-use crate::kubernetes::permissions::{NamedObject, required};
+use crate::kubernetes::nodes::NodeStore;
+use crate::kubernetes::permissions::NamedObject;
 use crate::kubernetes::render::GPU_RESOURCE;
+use crate::kubernetes::render::sandbox_service_account;
+use crate::kubernetes::sideload::resolve;
 use crate::kubernetes::supervisor::{checked_endpoint, missing_tls_keys};
-use crate::kubernetes::validation::parse_quantity;
 use crate::metrics::NoopMetrics;
 use crate::openshift::OpenShiftEnricher;
-use crate::openshift::detect::{SCC_GROUP_VERSION, SCC_PLURAL};
+use crate::openshift::api::{SCC_PLURAL, scc_resource};
+use crate::openshift::detect::{PlatformFacts, openshift_active};
+use crate::openshift::permissions::required;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckOutput {
@@ -73,6 +79,9 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             return lines;
         }
     }
+    lines.push(sideload_line(&kube, config).await);
+    lines.push(expiry_line(config));
+    lines.extend(host_gateway_line(config));
     let served = match kube.discover_sandbox_api().await {
         Ok(SandboxApiState::Served(v)) => {
             lines.push(line(
@@ -109,11 +118,16 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             },
         );
     }
-    let openshift = match config.openshift.platform {
-        PlatformMode::Kubernetes => false,
-        PlatformMode::Openshift => true,
-        PlatformMode::Auto => kube.serves(SCC_GROUP_VERSION, SCC_PLURAL).await.unwrap_or(false),
+    let facts = PlatformFacts {
+        // Asked only when the mode leaves it open.
+        scc_api: config.openshift.platform == PlatformMode::Auto
+            && kube
+                .serves(&scc_resource().api_version, SCC_PLURAL)
+                .await
+                .unwrap_or(false),
+        ..Default::default()
     };
+    let openshift = openshift_active(config.openshift.platform, &facts);
     lines.push(line(
         "platform",
         Verdict::Pass,
@@ -135,6 +149,57 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
     lines
 }
 
+/// How this cluster gets the supervisor (`--supervisor-sideload`), as `serve` would decide.
+async fn sideload_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
+    match kube.api_server_facts().await {
+        Ok(facts) => {
+            let r = resolve(config.supervisor_sideload, &facts);
+            let verdict = if r.supported { Verdict::Pass } else { Verdict::Fail };
+            line(
+                "supervisor-sideload",
+                verdict,
+                format!("{}: {}", r.sideload.as_flag(), r.why),
+            )
+        }
+        Err(e) => line("supervisor-sideload", Verdict::Warn, format!("cannot tell: {e}")),
+    }
+}
+
+/// When sandboxes expire (`--default-ttl`, `--expiry-policy`); the flags' parsers refused bad values.
+fn expiry_line(config: &DriverConfig) -> CheckLine {
+    let detail = if config.default_ttl.is_zero() {
+        "no --default-ttl: sandboxes expire only when driver_config.ttl asks".to_string()
+    } else {
+        format!(
+            "sandboxes expire {} after create unless driver_config.ttl says otherwise; then shutdownPolicy {}",
+            humantime::format_duration(config.default_ttl),
+            config.expiry_policy.as_k8s()
+        )
+    };
+    line("expiry", Verdict::Pass, detail)
+}
+
+/// `--host-gateway-ip` helps only a gateway endpoint that uses one of the names it adds.
+fn host_gateway_line(config: &DriverConfig) -> Option<CheckLine> {
+    use crate::kubernetes::host_alias::HOST_GATEWAY_NAMES;
+    let ip = config.host_gateway_ip?;
+    let endpoint = config.gateway_endpoint.trim();
+    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+    let host = host.split(['/', ':']).next().unwrap_or_default();
+    Some(if HOST_GATEWAY_NAMES.contains(&host) {
+        line("host-gateway-ip", Verdict::Pass, format!("pods resolve {host} to {ip}"))
+    } else {
+        line(
+            "host-gateway-ip",
+            Verdict::Warn,
+            format!(
+                "pods resolve {} to {ip}, but --gateway-endpoint {endpoint} uses neither",
+                HOST_GATEWAY_NAMES.join(" and ")
+            ),
+        )
+    })
+}
+
 async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bool) -> Vec<CheckLine> {
     let reviews: Api<SelfSubjectAccessReview> = Api::all(kube.client.clone());
     let mut lines = Vec::new();
@@ -152,9 +217,7 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             // Without a client TLS Secret the driver reads none.
             NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
             NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
-            NamedObject::SandboxServiceAccount => Some(crate::kubernetes::render::sandbox_service_account(
-                &config.sandbox_service_account,
-            )),
+            NamedObject::SandboxServiceAccount => Some(sandbox_service_account(&config.sandbox_service_account)),
         };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
@@ -240,7 +303,7 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
             format!(
                 "service-account: projected token (audience {}) exchanged for a gateway JWT; the gateway needs sandbox JWTs and Kubernetes token verification for ServiceAccount {}",
                 config.sandbox_token_audience,
-                crate::openshift::pod::sandbox_service_account(&config.sandbox_service_account)
+                sandbox_service_account(&config.sandbox_service_account)
             ),
         ),
         SandboxAuth::TokenFile => line(
@@ -254,7 +317,7 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
 
 /// The sandbox pods' ServiceAccount: made by the driver in managed mode, required in shared mode.
 async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
-    let name = crate::kubernetes::render::sandbox_service_account(&config.sandbox_service_account);
+    let name = sandbox_service_account(&config.sandbox_service_account);
     if config.workspace_mode == crate::config::WorkspaceMode::Managed {
         return line(
             "sandbox-service-account",
@@ -290,7 +353,9 @@ async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckL
 async fn scc_line(client: kube::Client, config: &DriverConfig) -> CheckLine {
     let config = std::sync::Arc::new(config.clone());
     let scc = config.openshift.scc.clone();
-    let result = match OpenShiftEnricher::new(config.clone(), client, std::sync::Arc::new(NoopMetrics)) {
+    // The preflight reads no Nodes, so their watch (started on first use) never starts.
+    let nodes = NodeStore::new(client.clone(), tokio::sync::watch::channel(false).1);
+    let result = match OpenShiftEnricher::new(config.clone(), client, nodes, std::sync::Arc::new(NoopMetrics)) {
         Ok(enricher) => enricher.scc_preflight(&config.namespace).await,
         Err(e) => Err(e),
     };
@@ -320,9 +385,8 @@ async fn gpu_line(kube: &KubeCalls) -> CheckLine {
                 .items
                 .iter()
                 .filter_map(|n| {
-                    let q = n.status.as_ref()?.allocatable.as_ref()?.get(GPU_RESOURCE)?;
-                    let count = parse_quantity(&q.0).filter(|c| *c > 0.0)?;
-                    Some(format!("{}={count}", n.metadata.name.clone().unwrap_or_default()))
+                    let count = allocatable_gpus(n);
+                    (count > 0).then(|| format!("{}={count}", n.name_any()))
                 })
                 .collect();
             if gpus.is_empty() {

@@ -10,9 +10,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::cli::request_doc::SandboxDoc;
-use crate::kubernetes::status::gateway_phase;
 use crate::proto::compute_driver_client::ComputeDriverClient;
+use crate::proto::json::to_json;
+use crate::proto::phase::gateway_phase;
 use crate::proto::watch_sandboxes_event::Payload;
 use crate::proto::*;
 
@@ -134,34 +134,6 @@ impl From<tonic::Status> for RpcFailed {
     }
 }
 
-pub fn sandbox_json(s: &DriverSandbox) -> Value {
-    let status = s.status.clone().unwrap_or_default();
-    json!({
-        "id": s.id, "name": s.name, "namespace": s.namespace, "workspace": s.workspace,
-        "phase": gateway_phase(s),
-        "status": {
-            "sandbox_name": status.sandbox_name, "instance_id": status.instance_id, "deleting": status.deleting,
-            "conditions": status.conditions.iter().map(|c| json!({
-                "type": c.r#type, "status": c.status, "reason": c.reason, "message": c.message,
-                "last_transition_time": c.last_transition_time,
-            })).collect::<Vec<_>>(),
-        }
-    })
-}
-
-fn event_json(e: &WatchSandboxesEvent) -> Value {
-    match &e.payload {
-        Some(Payload::Sandbox(s)) => json!({"sandbox": s.sandbox.as_ref().map(sandbox_json)}),
-        Some(Payload::Deleted(d)) => json!({"deleted": {"sandbox_id": d.sandbox_id}}),
-        Some(Payload::PlatformEvent(p)) => {
-            let ev = p.event.clone().unwrap_or_default();
-            json!({"platform_event": {"sandbox_id": p.sandbox_id, "type": ev.r#type, "reason": ev.reason,
-                   "message": ev.message, "source": ev.source, "timestamp_ms": ev.timestamp_ms, "metadata": ev.metadata}})
-        }
-        None => Value::Null,
-    }
-}
-
 fn print(output: Output, value: &Value, table: impl FnOnce() -> String) -> anyhow::Result<()> {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
@@ -211,47 +183,52 @@ fn sandbox_rows(sandboxes: &[DriverSandbox]) -> String {
 }
 
 fn create_request(args: CreateArgs) -> anyhow::Result<DriverSandbox> {
-    let mut doc = match &args.file {
-        Some(path) => SandboxDoc::parse(&std::fs::read_to_string(path)?)?,
-        None => SandboxDoc {
-            name: args
+    let mut sandbox = match &args.file {
+        Some(path) => crate::cli::read_sandbox(&std::fs::read_to_string(path)?)?,
+        None => {
+            let name = args
                 .name
                 .clone()
-                .ok_or_else(|| anyhow::anyhow!("--name or --file is required"))?,
-            ..Default::default()
-        },
+                .ok_or_else(|| anyhow::anyhow!("--name or --file is required"))?;
+            crate::cli::read_sandbox(&serde_json::to_string(&json!({ "name": name }))?)?
+        }
     };
     if let Some(name) = args.name {
-        doc.name = name;
+        sandbox.name = name;
     }
     if let Some(id) = args.id {
-        doc.id = id;
+        sandbox.id = id;
     }
-    if doc.workspace.is_empty() {
-        doc.workspace = args.workspace;
+    if sandbox.workspace.is_empty() {
+        sandbox.workspace = args.workspace;
     }
-    if !args.image.is_empty() {
-        doc.spec.template.image = args.image;
-    }
+    let spec = sandbox.spec.get_or_insert_with(Default::default);
     if !args.command.is_empty() {
-        doc.spec.command = args.command;
+        spec.command = args.command;
     }
     for pair in args.env {
         let (k, v) = pair
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--env {pair:?}: expected KEY=VALUE"))?;
-        doc.spec.environment.insert(k.to_string(), v.to_string());
-    }
-    if !args.cpu.is_empty() {
-        doc.spec.template.resources.cpu_limit = args.cpu;
-    }
-    if !args.memory.is_empty() {
-        doc.spec.template.resources.memory_limit = args.memory;
+        spec.environment.insert(k.to_string(), v.to_string());
     }
     if let Some(count) = args.gpu {
-        doc.spec.gpu = Some(crate::cli::request_doc::GpuDoc { count: Some(count) });
+        spec.resource_requirements = Some(ResourceRequirements {
+            gpu: Some(GpuResourceRequirements { count: Some(count) }),
+        });
     }
-    Ok(doc.into_proto())
+    let template = spec.template.get_or_insert_with(Default::default);
+    if !args.image.is_empty() {
+        template.image = args.image;
+    }
+    let resources = template.resources.get_or_insert_with(Default::default);
+    if !args.cpu.is_empty() {
+        resources.cpu_limit = args.cpu;
+    }
+    if !args.memory.is_empty() {
+        resources.memory_limit = args.memory;
+    }
+    Ok(sandbox)
 }
 
 /// Runs one client command; errors carry the gRPC code for the caller to print.
@@ -259,143 +236,160 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
     let mut client = connect(&args.socket).await?;
     let out = args.output;
     match args.command {
-        ClientCommand::Capabilities => {
-            let c = client
-                .get_capabilities(GetCapabilitiesRequest {})
-                .await
-                .map_err(RpcFailed::from)?
-                .into_inner();
-            let v = json!({"driver_name": c.driver_name, "driver_version": c.driver_version, "default_image": c.default_image,
-                           "gateway_manages_lifecycle": c.gateway_manages_lifecycle});
-            print(out, &v, || {
-                table(&[
-                    vec!["DRIVER".into(), "VERSION".into(), "DEFAULT IMAGE".into()],
-                    vec![c.driver_name.clone(), c.driver_version.clone(), c.default_image.clone()],
-                ])
-            })
-        }
-        ClientCommand::Create(create) => {
-            let sandbox = create_request(create)?;
-            client
-                .validate_sandbox_create(ValidateSandboxCreateRequest {
-                    sandbox: Some(sandbox.clone()),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            client
-                .create_sandbox(CreateSandboxRequest {
-                    sandbox: Some(sandbox.clone()),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let v = json!({"id": sandbox.id, "name": sandbox.name, "workspace": sandbox.workspace});
-            print(out, &v, || format!("{}\n", sandbox.id))
-        }
-        ClientCommand::Get { id } => {
-            let s = client
-                .get_sandbox(GetSandboxRequest {
-                    sandbox_id: id,
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let s = s.into_inner().sandbox.unwrap_or_default();
-            print(out, &sandbox_json(&s), || sandbox_rows(std::slice::from_ref(&s)))
-        }
-        ClientCommand::List => {
-            let list = client
-                .list_sandboxes(ListSandboxesRequest {})
-                .await
-                .map_err(RpcFailed::from)?
-                .into_inner()
-                .sandboxes;
-            print(out, &Value::Array(list.iter().map(sandbox_json).collect()), || {
-                sandbox_rows(&list)
-            })
-        }
-        ClientCommand::Watch => {
-            let mut stream = client
-                .watch_sandboxes(WatchSandboxesRequest {})
-                .await
-                .map_err(RpcFailed::from)?
-                .into_inner();
-            while let Some(event) = stream.next().await {
-                let event = event.map_err(RpcFailed::from)?;
-                match out {
-                    Output::Table => println!("{}", event_line(&event)),
-                    _ => println!("{}", serde_json::to_string(&event_json(&event))?),
-                }
-            }
-            Ok(())
-        }
+        ClientCommand::Capabilities => capabilities(&mut client, out).await,
+        ClientCommand::Create(create) => create_sandbox(&mut client, out, create).await,
+        ClientCommand::Get { id } => get(&mut client, out, id).await,
+        ClientCommand::List => list(&mut client, out).await,
+        ClientCommand::Watch => watch(&mut client, out).await,
         ClientCommand::Wait { id, phase, timeout } => wait(&mut client, &id, &phase, timeout).await,
-        ClientCommand::Stop { id } => {
-            client
-                .stop_sandbox(StopSandboxRequest {
-                    sandbox_id: id.clone(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            print(out, &json!({"stopped": id}), || format!("stopped {id}\n"))
-        }
-        ClientCommand::Start { id } => {
-            client
-                .start_sandbox(StartSandboxRequest {
-                    sandbox_id: id.clone(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            print(out, &json!({"started": id}), || format!("started {id}\n"))
-        }
-        ClientCommand::Delete { id } => {
-            let r = client
-                .delete_sandbox(DeleteSandboxRequest {
-                    sandbox_id: id.clone(),
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let deleted = r.into_inner().deleted;
-            print(out, &json!({"id": id, "deleted": deleted}), || {
-                if deleted {
-                    format!("deleted {id}\n")
-                } else {
-                    format!("{id} was already absent\n")
-                }
-            })
-        }
-        ClientCommand::Endpoint { id } => {
-            let e = client
-                .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
-                    sandbox_id: id,
-                    sandbox_name: String::new(),
-                })
-                .await
-                .map_err(RpcFailed::from)?;
-            let e = e.into_inner();
-            let v = json!({"pod_ips": e.pod_ips, "service_fqdn": e.service_fqdn, "node_name": e.node_name, "route_host": e.route_host, "instance_id": e.instance_id});
-            print(out, &v, || {
-                table(&[
-                    vec![
-                        "POD IPS".into(),
-                        "NODE".into(),
-                        "INSTANCE".into(),
-                        "SERVICE".into(),
-                        "ROUTE".into(),
-                    ],
-                    vec![
-                        e.pod_ips.join(","),
-                        e.node_name.clone(),
-                        e.instance_id.clone(),
-                        e.service_fqdn.clone(),
-                        e.route_host.clone(),
-                    ],
-                ])
-            })
+        ClientCommand::Stop { id } => stop(&mut client, out, id).await,
+        ClientCommand::Start { id } => start(&mut client, out, id).await,
+        ClientCommand::Delete { id } => delete(&mut client, out, id).await,
+        ClientCommand::Endpoint { id } => endpoint(&mut client, out, id).await,
+    }
+}
+
+type Client = ComputeDriverClient<Channel>;
+
+async fn capabilities(client: &mut Client, out: Output) -> anyhow::Result<()> {
+    let c = client
+        .get_capabilities(GetCapabilitiesRequest {})
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner();
+    print(out, &to_json(&c), || {
+        table(&[
+            vec!["DRIVER".into(), "VERSION".into(), "DEFAULT IMAGE".into()],
+            vec![c.driver_name.clone(), c.driver_version.clone(), c.default_image.clone()],
+        ])
+    })
+}
+
+async fn create_sandbox(client: &mut Client, out: Output, create: CreateArgs) -> anyhow::Result<()> {
+    let sandbox = create_request(create)?;
+    client
+        .validate_sandbox_create(ValidateSandboxCreateRequest {
+            sandbox: Some(sandbox.clone()),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    client
+        .create_sandbox(CreateSandboxRequest {
+            sandbox: Some(sandbox.clone()),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    let v = json!({"id": sandbox.id, "name": sandbox.name, "workspace": sandbox.workspace});
+    print(out, &v, || format!("{}\n", sandbox.id))
+}
+
+async fn get(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    let s = client
+        .get_sandbox(GetSandboxRequest {
+            sandbox_id: id,
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    let s = s.into_inner().sandbox.unwrap_or_default();
+    print(out, &to_json(&s), || sandbox_rows(std::slice::from_ref(&s)))
+}
+
+async fn list(client: &mut Client, out: Output) -> anyhow::Result<()> {
+    let list = client
+        .list_sandboxes(ListSandboxesRequest {})
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner()
+        .sandboxes;
+    print(out, &Value::Array(list.iter().map(to_json).collect()), || {
+        sandbox_rows(&list)
+    })
+}
+
+async fn watch(client: &mut Client, out: Output) -> anyhow::Result<()> {
+    let mut stream = client
+        .watch_sandboxes(WatchSandboxesRequest {})
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner();
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(RpcFailed::from)?;
+        match out {
+            Output::Table => println!("{}", event_line(&event)),
+            _ => println!("{}", serde_json::to_string(&to_json(&event))?),
         }
     }
+    Ok(())
+}
+
+async fn stop(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    client
+        .stop_sandbox(StopSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    print(out, &json!({"stopped": id}), || format!("stopped {id}\n"))
+}
+
+async fn start(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    client
+        .start_sandbox(StartSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    print(out, &json!({"started": id}), || format!("started {id}\n"))
+}
+
+async fn delete(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    let r = client
+        .delete_sandbox(DeleteSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?;
+    let deleted = r.into_inner().deleted;
+    print(out, &json!({"id": id, "deleted": deleted}), || {
+        if deleted {
+            format!("deleted {id}\n")
+        } else {
+            format!("{id} was already absent\n")
+        }
+    })
+}
+
+async fn endpoint(client: &mut Client, out: Output, id: String) -> anyhow::Result<()> {
+    let e = client
+        .resolve_sandbox_endpoint(ResolveSandboxEndpointRequest {
+            sandbox_id: id,
+            sandbox_name: String::new(),
+        })
+        .await
+        .map_err(RpcFailed::from)?
+        .into_inner();
+    print(out, &to_json(&e), || {
+        table(&[
+            vec![
+                "POD IPS".into(),
+                "NODE".into(),
+                "INSTANCE".into(),
+                "SERVICE".into(),
+                "ROUTE".into(),
+            ],
+            vec![
+                e.pod_ips.join(","),
+                e.node_name.clone(),
+                e.instance_id.clone(),
+                e.service_fqdn.clone(),
+                e.route_host.clone(),
+            ],
+        ])
+    })
 }
 
 fn event_line(e: &WatchSandboxesEvent) -> String {
@@ -414,12 +408,7 @@ fn event_line(e: &WatchSandboxesEvent) -> String {
 }
 
 /// Follows the watch until `id` reaches `phase` ("deleted" waits for the deleted event).
-async fn wait(
-    client: &mut ComputeDriverClient<Channel>,
-    id: &str,
-    phase: &str,
-    timeout: Duration,
-) -> anyhow::Result<()> {
+async fn wait(client: &mut Client, id: &str, phase: &str, timeout: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut stream = client
         .watch_sandboxes(WatchSandboxesRequest {})

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::request_doc::SandboxDoc;
 use crate::config::DriverConfig;
 use crate::config::PlatformMode;
-use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox};
+use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox, sandbox_service_account};
+use crate::openshift::decision::{decide, enrich_offline};
 use crate::openshift::detect::PlatformFacts;
-use crate::openshift::enrich_offline;
-use crate::openshift::expose::{EXPOSE_KEY, exposure_of};
+use crate::openshift::expose::EXPOSE_KEY;
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
@@ -31,13 +30,16 @@ pub struct RenderArgs {
     /// them (e.g. `openshift.io/sa.scc.uid-range=1000680000/10000`); repeatable.
     #[arg(long = "namespace-annotation", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub namespace_annotations: Vec<(String, String)>,
+    /// The create time `spec.shutdownTime` counts from (RFC 3339); absent: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<k8s_openapi::jiff::Timestamp>,
     #[command(flatten)]
     pub driver: DriverConfig,
 }
 
 /// The YAML documents for `input`: the Sandbox, then the token Secret with its value redacted.
 pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
-    let request = SandboxDoc::parse(input)?.into_proto();
+    let request = crate::cli::read_sandbox(input)?;
     let mut driver = args.driver.clone();
     if driver.gateway_endpoint.is_empty() {
         // Offline review needs no gateway; the placeholder shows where the URL goes.
@@ -49,27 +51,24 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     } else {
         SandboxApiVersion::V1beta1
     };
-    let openshift = args.driver.openshift.platform == PlatformMode::Openshift;
     let keys: &[&str] = &[EXPOSE_KEY];
     let mut rendered = render_sandbox(&request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let companions = if openshift {
+    let now = args.now.unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
+    crate::kubernetes::expiry::stamp(&mut rendered, now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let companions = if args.driver.openshift.platform == PlatformMode::Openshift {
         let annotations = args.namespace_annotations.iter().cloned().collect();
         // Offline there are no node labels: only --selinux-type shows.
         enrich_offline(
             &request,
             &args.driver,
-            &mut rendered.manifest,
+            &mut rendered,
             &annotations,
             &PlatformFacts::default(),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?
     } else {
-        if exposure_of(&request, &args.driver.openshift)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .is_some()
-        {
-            anyhow::bail!("platform_config.expose needs --platform openshift (Routes are OpenShift's)");
-        }
+        // Offline no OpenShift API is served: the enricher's own refusal of `expose`.
+        decide(&args.driver, &PlatformFacts::default(), &request).map_err(|e| anyhow::anyhow!("{e}"))?;
         None
     };
     let mut out = serde_yaml::to_string(&rendered.manifest)?;
@@ -96,11 +95,7 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
             docs.push(secret);
         }
         if let Some((key, value)) = made.redirect_annotation {
-            let account = if args.driver.sandbox_service_account.is_empty() {
-                "default"
-            } else {
-                &args.driver.sandbox_service_account
-            };
+            let account = sandbox_service_account(&args.driver.sandbox_service_account);
             out.push_str(&format!("# patched onto ServiceAccount {account}: {key}: {value}\n"));
         }
         for doc in docs {

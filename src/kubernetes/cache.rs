@@ -98,6 +98,11 @@ impl SandboxCache {
         }
     }
 
+    /// Wakes on every applied change (the value is a generation counter).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
     /// Waits until `done` holds for the index, or `timeout` passes (returns false).
     pub async fn wait_until(&self, timeout: Duration, done: impl Fn(&SandboxIndex) -> bool) -> bool {
         let mut changes = self.generation.subscribe();

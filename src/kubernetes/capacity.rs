@@ -11,6 +11,11 @@ fn schedulable_gpus(node: &Node) -> u64 {
     if node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false) {
         return 0;
     }
+    allocatable_gpus(node)
+}
+
+/// The node's allocatable GPUs (0 when it has none or the quantity is unreadable).
+pub fn allocatable_gpus(node: &Node) -> u64 {
     node.status
         .as_ref()
         .and_then(|s| s.allocatable.as_ref())
@@ -20,8 +25,8 @@ fn schedulable_gpus(node: &Node) -> u64 {
 }
 
 /// FAILED_PRECONDITION unless some schedulable node can hold `count` GPUs.
-pub fn check_gpu_capacity(nodes: &[Node], count: u32) -> Result<(), DriverError> {
-    let largest = nodes.iter().map(schedulable_gpus).max().unwrap_or(0);
+pub fn check_gpu_capacity<'a>(nodes: impl IntoIterator<Item = &'a Node>, count: u32) -> Result<(), DriverError> {
+    let largest = nodes.into_iter().map(schedulable_gpus).max().unwrap_or(0);
     if largest >= u64::from(count) {
         Ok(())
     } else {
@@ -32,33 +37,5 @@ pub fn check_gpu_capacity(nodes: &[Node], count: u32) -> Result<(), DriverError>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn node(gpus: Option<&str>, unschedulable: bool) -> Node {
-        let mut alloc = json!({"cpu": "8"});
-        if let Some(g) = gpus {
-            alloc[GPU_RESOURCE] = json!(g);
-        }
-        serde_json::from_value(json!({
-            "metadata": {"name": "n"}, "spec": {"unschedulable": unschedulable},
-            "status": {"allocatable": alloc}
-        }))
-        .expect("node")
-    }
-
-    #[test]
-    fn capacity_table() {
-        let nodes = vec![node(None, false), node(Some("2"), false), node(Some("8"), true)];
-        for (count, ok) in [(1, true), (2, true), (3, false), (8, false)] {
-            let result = check_gpu_capacity(&nodes, count);
-            assert_eq!(result.is_ok(), ok, "count {count}");
-            if let Err(e) = result {
-                assert_eq!(e.code(), tonic::Code::FailedPrecondition);
-                assert!(e.to_string().contains("most on one node is 2"), "{e}");
-            }
-        }
-        assert!(check_gpu_capacity(&[], 1).is_err());
-    }
-}
+#[path = "capacity_tests.rs"]
+mod tests;

@@ -81,92 +81,47 @@ pub fn validate_sandbox_id(id: &str) -> Result<(), DriverError> {
     Ok(())
 }
 
-/// Labels that select everything this gateway's driver manages.
-pub fn ownership_selector(gateway_id: &str) -> String {
-    format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_GATEWAY_ID}={gateway_id}")
+/// What marks an object as made by this gateway's driver: its labels, the selector that finds
+/// such objects, and the test of a stored object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ownership<'a> {
+    pub gateway_id: &'a str,
+}
+
+impl<'a> Ownership<'a> {
+    pub fn new(gateway_id: &'a str) -> Self {
+        Self { gateway_id }
+    }
+
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+            (LABEL_GATEWAY_ID.to_string(), self.gateway_id.to_string()),
+        ])
+    }
+
+    pub fn selector(&self) -> String {
+        format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_GATEWAY_ID}={}", self.gateway_id)
+    }
+
+    pub fn owns(&self, labels: &BTreeMap<String, String>) -> bool {
+        labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
+            && labels.get(LABEL_GATEWAY_ID).map(String::as_str) == Some(self.gateway_id)
+    }
 }
 
 /// The labels the driver owns; they win over template labels with the same key.
 pub fn driver_labels(identity: &SandboxIdentity, gateway_id: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
+    let mut labels = Ownership::new(gateway_id).labels();
+    labels.extend([
         (LABEL_SANDBOX_ID.to_string(), identity.id.clone()),
         (LABEL_SANDBOX_NAME.to_string(), identity.name.clone()),
         (LABEL_WORKSPACE.to_string(), identity.workspace.clone()),
-        (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
-        (LABEL_GATEWAY_ID.to_string(), gateway_id.to_string()),
         (LABEL_KAGENTI_TYPE.to_string(), "agent".to_string()),
-    ])
+    ]);
+    labels
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(name: &str, workspace: &str) -> DriverSandbox {
-        DriverSandbox {
-            id: "3f2b8a4e-8d7c-4b1a-9a55-0f5d0c9e1a11".into(),
-            name: name.into(),
-            workspace: workspace.into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn object_names_by_mode() {
-        let mut config = DriverConfig::defaults();
-        let shared = identity_of(&request("dev", ""), &config).expect("valid");
-        assert_eq!(
-            (shared.namespace.as_str(), shared.object_name.as_str()),
-            ("openshell-system", "default--dev")
-        );
-        assert_eq!(shared.workspace, "default");
-
-        config.workspace_mode = WorkspaceMode::Managed;
-        let managed = identity_of(&request("dev", "team-a"), &config).expect("valid");
-        assert_eq!(
-            (managed.namespace.as_str(), managed.object_name.as_str()),
-            ("openshell-ws-team-a", "dev")
-        );
-    }
-
-    #[test]
-    fn rejects_bad_identities() {
-        let config = DriverConfig::defaults();
-        let cases = [
-            ("", "default", "name"),
-            ("Dev", "default", "name"),
-            ("a--b", "default", "name"),
-            ("-dev", "default", "name"),
-            ("this-name-is-far-too-long", "default", "name"),
-            ("dev", "Team", "workspace"),
-            ("dev", "ws_1", "workspace"),
-        ];
-        for (name, ws, field) in cases {
-            let err = identity_of(&request(name, ws), &config).expect_err(name);
-            assert_eq!(err.code(), tonic::Code::InvalidArgument);
-            assert!(err.to_string().contains(field), "{name}/{ws}: {err}");
-        }
-        let mut bad_id = request("dev", "");
-        for id in ["", "has space", "-leading", &"x".repeat(64)] {
-            bad_id.id = id.to_string();
-            assert_eq!(
-                identity_of(&bad_id, &config).expect_err(id).code(),
-                tonic::Code::InvalidArgument
-            );
-        }
-    }
-
-    #[test]
-    fn driver_labels_carry_identity() {
-        let config = DriverConfig::defaults();
-        let id = identity_of(&request("dev", "ws"), &config).expect("valid");
-        let labels = driver_labels(&id, "gw-1");
-        assert_eq!(labels[LABEL_SANDBOX_ID], id.id);
-        assert_eq!(labels[LABEL_GATEWAY_ID], "gw-1");
-        assert_eq!(labels[LABEL_KAGENTI_TYPE], "agent");
-        assert_eq!(
-            ownership_selector("gw-1"),
-            "openshell.ai/managed-by=openshell,openshell.ai/gateway-id=gw-1"
-        );
-    }
-}
+#[path = "identity_tests.rs"]
+mod tests;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
 
@@ -70,16 +71,6 @@ pub fn deleted_event(id: &str) -> WatchSandboxesEvent {
         payload: Some(Payload::Deleted(WatchSandboxesDeletedEvent {
             sandbox_id: id.to_string(),
         })),
-    }
-}
-
-/// A bounded name for each payload kind, for metrics and logs.
-pub fn event_kind(event: &WatchSandboxesEvent) -> &'static str {
-    match event.payload {
-        Some(Payload::Sandbox(_)) => "sandbox",
-        Some(Payload::Deleted(_)) => "deleted",
-        Some(Payload::PlatformEvent(_)) => "platform_event",
-        None => "empty",
     }
 }
 
@@ -273,7 +264,7 @@ impl SandboxIndex {
                 let Some(id) = pod_sandbox_id(&pod) else {
                     return Vec::new();
                 };
-                let uid = pod.metadata.uid.clone().unwrap_or_default();
+                let uid = pod.uid().unwrap_or_default();
                 if self.pods.get(&id).is_some_and(|p| uid.is_empty() || p.uid == uid) {
                     self.pods.remove(&id);
                 }
@@ -307,7 +298,7 @@ impl SandboxIndex {
         let Some(id) = pod_sandbox_id(pod) else {
             return Vec::new();
         };
-        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let uid = pod.uid().unwrap_or_default();
         let failure = pod_failure(pod);
         let first_seen = match (self.pods.get(&id), &failure) {
             (Some(old), Some(new)) if old.uid == uid && old.failure.as_ref().is_some_and(|f| same_failure(f, new)) => {
@@ -439,10 +430,7 @@ impl SandboxIndex {
             return None;
         }
         let key = (
-            involved
-                .namespace
-                .clone()
-                .or_else(|| event.metadata.namespace.clone())?,
+            involved.namespace.clone().or_else(|| event.namespace())?,
             involved.name.clone()?,
         );
         let id = self.by_object.get(&key)?;
@@ -456,7 +444,7 @@ impl SandboxIndex {
 }
 
 fn pod_sandbox_id(pod: &Pod) -> Option<String> {
-    pod.metadata.labels.as_ref()?.get(LABEL_SANDBOX_ID).cloned()
+    pod.labels().get(LABEL_SANDBOX_ID).cloned()
 }
 
 /// The same failure, for its grace: the image-pull reasons alternate, and count as one.
@@ -516,3 +504,7 @@ fn platform_event_of(event: &KubeEvent) -> DriverPlatformEvent {
         metadata,
     }
 }
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

@@ -1,28 +1,32 @@
 //! The Kubernetes implementation of [`crate::provisioner::SandboxProvisioner`]: pure rendering,
 //! validation and status mapping, kept apart from the code that talks to the API server.
 
+pub mod api_server_facts;
 pub mod cache;
 pub mod capacity;
 pub mod client;
+pub mod containers;
+pub mod enricher;
+pub mod event_watch;
+pub mod expiry;
+pub mod host_alias;
 pub mod identity;
 pub mod index;
+pub mod limits;
+pub mod nodes;
 pub mod permissions;
 pub mod pod_status;
 pub mod provisioner;
+pub mod readiness;
 pub mod render;
 pub mod request_config;
 pub mod request_rules;
+pub mod sideload;
 pub mod status;
 pub mod supervisor;
 pub mod validation;
-
-#[cfg(test)]
-mod index_tests;
-#[cfg(test)]
-mod pod_status_tests;
-#[cfg(test)]
-mod render_tests;
-#[cfg(test)]
-mod supervisor_tests;
+pub mod volumes;
+pub mod watch;
+pub mod watch_backoff;
 
 pub use provisioner::KubeProvisioner;

@@ -333,7 +333,7 @@ pub fn ready_overlay(
             if terminal {
                 c.reason = reason;
                 c.last_transition_time = transition;
-            } else if !crate::kubernetes::status::TRANSIENT_REASONS.contains(&c.reason.as_str()) {
+            } else if !crate::proto::phase::TRANSIENT_REASONS.contains(&c.reason.as_str()) {
                 c.reason = PENDING_REASON.into();
             }
             c.status = "False".into();
@@ -349,3 +349,7 @@ pub fn ready_overlay(
     }
     (out, terminal)
 }
+
+#[cfg(test)]
+#[path = "pod_status_tests.rs"]
+mod tests;

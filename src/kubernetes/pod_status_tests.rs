@@ -6,8 +6,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::pod_status::*;
-use crate::kubernetes::status::gateway_phase;
+use crate::kubernetes::pod_status::*;
+use crate::proto::phase::gateway_phase;
 use crate::proto::{DriverCondition, DriverSandbox, DriverSandboxStatus};
 
 macro_rules! fixture {

@@ -3,35 +3,33 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, LocalObjectReference, PersistentVolumeClaimVolumeSource,
-    PodSpec, ProjectedVolumeSource, ResourceRequirements, Secret, SecretVolumeSource, SecurityContext,
-    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
-};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, ResourceRequirements, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DriverConfig, SandboxAuth};
 use crate::error::DriverError;
+pub use crate::kubernetes::containers::{
+    AGENT_CONTAINER, LAUNCHER_INIT_CONTAINER, SUPERVISOR_INIT_CONTAINER, sandbox_service_account, unprivileged,
+};
+use crate::kubernetes::containers::{agent_security_context, launched_supervisor, pod_defaults, supervised_agent};
+use crate::kubernetes::expiry::effective_ttl;
 use crate::kubernetes::identity::{SandboxIdentity, driver_labels, identity_of};
+use crate::kubernetes::limits::{check_annotations_size, check_encoded_size, validate_image};
 use crate::kubernetes::request_config::{PlatformConfig, RawResources, parse_driver_config, parse_platform_config};
 use crate::kubernetes::request_rules::{check_environment, check_not_reserved};
-use crate::kubernetes::supervisor::{
-    ContractInputs, IDENTITY_DIR, IDENTITY_VOLUME, RUNTIME_DIR, RUNTIME_VOLUME, SANDBOX_ID_ANNOTATION, TLS_DIR,
-    TLS_VOLUME, agent_capabilities, app_armor_profile, supervisor_args, supervisor_env, user_environment,
-};
+use crate::kubernetes::sideload;
+use crate::kubernetes::supervisor::{ContractInputs, SANDBOX_ID_ANNOTATION, supervisor_env, user_environment};
 pub use crate::kubernetes::supervisor::{SUPERVISOR_FILE, SUPERVISOR_VOLUME, TOKEN_KEY};
 use crate::kubernetes::validation::{validate_label_key, validate_label_value, validate_quantity};
-use crate::launcher;
+pub use crate::kubernetes::volumes::supervisor_dir;
+use crate::kubernetes::volumes::{PodParts, reserved_paths};
 use crate::proto::DriverSandbox;
 
 pub const SANDBOX_GROUP: &str = "agents.x-k8s.io";
 pub const SANDBOX_KIND: &str = "Sandbox";
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
-pub const AGENT_CONTAINER: &str = "agent";
-pub const SUPERVISOR_INIT_CONTAINER: &str = "openshell-supervisor-install";
-pub const LAUNCHER_INIT_CONTAINER: &str = "openshell-launcher-install";
 
 /// Which served version of the Sandbox API the object is written for; they differ in how a
 /// sandbox is suspended.
@@ -85,6 +83,11 @@ pub struct SandboxSpec {
     /// Asks the controller for a headless Service (set by enrichers that expose the sandbox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<bool>,
+    /// When the controller removes the pod (create + TTL), and what it does with this object then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +124,8 @@ pub struct RenderedSandbox {
     pub manifest: SandboxManifest,
     /// The Secret carrying the sandbox token; its owner reference is set once the Sandbox exists.
     pub token_secret: Option<Secret>,
+    /// The time to live; `spec.shutdownTime` is stamped from it at create (`expiry::stamp`).
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// Renders the Sandbox for `request`. `enricher_keys` are `platform_config` keys a platform
@@ -139,11 +144,13 @@ pub fn render_sandbox(
     let reserved = reserved_paths(config);
     let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
     let driver_cfg = parse_driver_config(template.driver_config.as_ref(), &reserved)?;
+    let ttl = effective_ttl(driver_cfg.ttl.as_ref(), config.default_ttl)?;
     let image = [template.image.as_str(), config.default_image.as_str()]
         .into_iter()
         .find(|i| !i.is_empty())
         .ok_or_else(|| DriverError::invalid("template.image is empty and the driver has no --default-image"))?
         .to_string();
+    validate_image("template.image", &image)?;
     if spec.command.is_empty() {
         return Err(DriverError::invalid("spec.command must not be empty"));
     }
@@ -156,27 +163,30 @@ pub fn render_sandbox(
         token_file,
     };
     let env = environment(&spec, &identity, config)?;
+    let delivery = sideload::delivery(config, &unprivileged());
     let agent = Container {
         image: Some(image),
-        command: Some(launched_supervisor(config, &env)),
+        command: Some(launched_supervisor(&delivery, &env)),
         env: Some(env),
         resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
         security_context: Some(agent_security_context(config, platform.host_users)),
-        volume_mounts: Some(parts.agent_mounts()),
+        volume_mounts: Some([delivery.mounts, parts.agent_mounts()].concat()),
         ..supervised_agent(config)
     };
     let pod_spec = PodSpec {
-        init_containers: Some(vec![supervisor_install(config), launcher_install(config)]),
+        init_containers: (!delivery.init_containers.is_empty()).then_some(delivery.init_containers),
         containers: vec![agent],
-        volumes: Some(parts.volumes()),
+        volumes: Some([delivery.volumes, parts.volumes()].concat()),
         runtime_class_name: platform.runtime_class_name.clone(),
         node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
         tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
         host_users: platform.host_users,
+        host_aliases: crate::kubernetes::host_alias::host_aliases(config.host_gateway_ip),
         ..pod_defaults(config)
     };
     let mut pod_annotations = platform.annotations.clone();
     pod_annotations.insert(SANDBOX_ID_ANNOTATION.into(), identity.id.clone());
+    check_annotations_size("platform_config.annotations", &pod_annotations)?;
     let manifest = SandboxManifest {
         api_version: api.api_version(),
         kind: SANDBOX_KIND.into(),
@@ -198,262 +208,21 @@ pub fn render_sandbox(
             operating_mode: (api == SandboxApiVersion::V1beta1).then(|| "Running".to_string()),
             replicas: (api == SandboxApiVersion::V1alpha1).then_some(1),
             service: None,
+            shutdown_time: None,
+            shutdown_policy: ttl.map(|_| config.expiry_policy.as_k8s().to_string()),
         },
     };
+    check_encoded_size("Sandbox", &manifest, &spec)?;
     let token_secret = token_file.then(|| token_secret(&identity, &config.gateway_id, &spec.sandbox_token));
+    if let Some(secret) = &token_secret {
+        check_encoded_size("token Secret", secret, &spec)?;
+    }
     Ok(RenderedSandbox {
         identity,
         manifest,
         token_secret,
+        ttl,
     })
-}
-
-/// Paths of the driver's own mounts, which `driver_config.volume_mounts` may not overlap.
-fn reserved_paths(config: &DriverConfig) -> Vec<String> {
-    vec![
-        supervisor_dir(config),
-        IDENTITY_DIR.into(),
-        TLS_DIR.into(),
-        RUNTIME_DIR.into(),
-    ]
-}
-
-pub fn supervisor_dir(config: &DriverConfig) -> String {
-    config.supervisor_mount_path.trim_end_matches('/').to_string()
-}
-
-/// What the pod's volumes and the agent's mounts are made from.
-struct PodParts<'a> {
-    config: &'a DriverConfig,
-    identity: &'a SandboxIdentity,
-    volumes: &'a [crate::kubernetes::request_config::VolumeMountConfig],
-    token_file: bool,
-}
-
-impl PodParts<'_> {
-    fn volumes(&self) -> Vec<Volume> {
-        let mut volumes = vec![empty_dir(SUPERVISOR_VOLUME), empty_dir(RUNTIME_VOLUME)];
-        volumes.extend(self.identity_volume());
-        if !self.config.client_tls_secret.is_empty() {
-            volumes.push(Volume {
-                name: TLS_VOLUME.into(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(self.config.client_tls_secret.clone()),
-                    default_mode: Some(0o400),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
-        }
-        for (i, m) in self.volumes.iter().enumerate() {
-            volumes.push(Volume {
-                name: format!("user-volume-{i}"),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: m.claim_name.clone(),
-                    read_only: Some(m.read_only),
-                }),
-                ..Default::default()
-            });
-        }
-        volumes
-    }
-
-    /// The token Secret, or a projected ServiceAccount token the kubelet rotates; none in
-    /// token-file mode without a token (CreateSandbox refuses that before anything is written).
-    fn identity_volume(&self) -> Option<Volume> {
-        let source = match self.config.sandbox_auth {
-            SandboxAuth::ServiceAccount => Volume {
-                projected: Some(ProjectedVolumeSource {
-                    default_mode: Some(0o400),
-                    sources: Some(vec![VolumeProjection {
-                        service_account_token: Some(ServiceAccountTokenProjection {
-                            audience: Some(self.config.sandbox_token_audience.clone()),
-                            expiration_seconds: Some(self.config.sandbox_token_ttl.as_secs() as i64),
-                            path: TOKEN_KEY.into(),
-                        }),
-                        ..Default::default()
-                    }]),
-                }),
-                ..Default::default()
-            },
-            SandboxAuth::TokenFile if self.token_file => Volume {
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(self.identity.token_secret_name()),
-                    default_mode: Some(0o400),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            SandboxAuth::TokenFile => return None,
-        };
-        Some(Volume {
-            name: IDENTITY_VOLUME.into(),
-            ..source
-        })
-    }
-
-    fn agent_mounts(&self) -> Vec<VolumeMount> {
-        let mut mounts = vec![
-            mount(SUPERVISOR_VOLUME, &supervisor_dir(self.config), true),
-            mount(RUNTIME_VOLUME, RUNTIME_DIR, false),
-        ];
-        if self.identity_volume().is_some() {
-            mounts.push(mount(IDENTITY_VOLUME, IDENTITY_DIR, true));
-        }
-        if !self.config.client_tls_secret.is_empty() {
-            mounts.push(mount(TLS_VOLUME, TLS_DIR, true));
-        }
-        for (i, m) in self.volumes.iter().enumerate() {
-            mounts.push(VolumeMount {
-                sub_path: m.sub_path.clone(),
-                ..mount(&format!("user-volume-{i}"), &m.mount_path, m.read_only)
-            });
-        }
-        mounts
-    }
-}
-
-fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Default::default()
-    }
-}
-
-fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: volume.into(),
-        mount_path: path.into(),
-        read_only: Some(read_only),
-        ..Default::default()
-    }
-}
-
-fn pull_policy(config: &DriverConfig) -> Option<String> {
-    config.image_pull_policy.map(|p| p.as_k8s().to_string())
-}
-
-/// The init container: the supervisor copies itself, so its image needs no shell and no cp.
-fn supervisor_install(config: &DriverConfig) -> Container {
-    let dir = supervisor_dir(config);
-    Container {
-        name: SUPERVISOR_INIT_CONTAINER.into(),
-        image: Some(config.supervisor_image.clone()),
-        image_pull_policy: pull_policy(config),
-        command: Some(vec![
-            config.supervisor_binary_path.clone(),
-            "copy-self".into(),
-            format!("{dir}/{SUPERVISOR_FILE}"),
-        ]),
-        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
-        security_context: Some(unprivileged()),
-        ..Default::default()
-    }
-}
-
-/// The launcher's init container, into the same emptyDir; it copies itself like the supervisor.
-fn launcher_install(config: &DriverConfig) -> Container {
-    let dir = supervisor_dir(config);
-    Container {
-        name: LAUNCHER_INIT_CONTAINER.into(),
-        image: Some(config.launcher_image.clone()),
-        image_pull_policy: pull_policy(config),
-        command: Some(vec![
-            config.launcher_binary_path.clone(),
-            launcher::COPY_SELF.into(),
-            format!("{dir}/{}", launcher::FILE_NAME),
-        ]),
-        volume_mounts: Some(vec![mount(SUPERVISOR_VOLUME, &dir, false)]),
-        security_context: Some(unprivileged()),
-        ..Default::default()
-    }
-}
-
-/// The agent's command: the launcher keeps exactly the `OPENSHELL_*` variables rendered here
-/// and execs the supervisor, which starts the user's command from OPENSHELL_MAIN_PROCESS_SPEC
-/// inside its isolation (container `args` would replace that command, so every flag goes
-/// into `command`).
-fn launched_supervisor(config: &DriverConfig, env: &[EnvVar]) -> Vec<String> {
-    let dir = supervisor_dir(config);
-    let keep: Vec<&str> = env
-        .iter()
-        .map(|e| e.name.as_str())
-        .filter(|n| n.starts_with(launcher::SUPERVISOR_PREFIX))
-        .collect();
-    let mut command = vec![
-        format!("{dir}/{}", launcher::FILE_NAME),
-        launcher::KEEP_FLAG.into(),
-        keep.join(","),
-        "--".into(),
-        format!("{dir}/{SUPERVISOR_FILE}"),
-    ];
-    command.extend(supervisor_args());
-    command
-}
-
-/// The agent container's frame.
-fn supervised_agent(config: &DriverConfig) -> Container {
-    Container {
-        name: AGENT_CONTAINER.into(),
-        image_pull_policy: pull_policy(config),
-        ..Default::default()
-    }
-}
-
-/// Root with exactly the supervisor's capabilities, never privileged.
-fn agent_security_context(config: &DriverConfig, host_users: Option<bool>) -> SecurityContext {
-    SecurityContext {
-        run_as_user: Some(0),
-        run_as_non_root: Some(false),
-        privileged: Some(false),
-        capabilities: Some(Capabilities {
-            add: Some(agent_capabilities(host_users)),
-            ..Default::default()
-        }),
-        app_armor_profile: app_armor_profile(&config.app_armor_profile),
-        ..Default::default()
-    }
-}
-
-/// The ServiceAccount sandbox pods run as: `--sandbox-service-account`, else the namespace's
-/// `default`.
-pub fn sandbox_service_account(configured: &str) -> String {
-    if configured.is_empty() {
-        "default".into()
-    } else {
-        configured.into()
-    }
-}
-
-fn pod_defaults(config: &DriverConfig) -> PodSpec {
-    PodSpec {
-        restart_policy: Some("Never".into()),
-        automount_service_account_token: Some(false),
-        // Named even when it is `default`: a projected token needs it, and without the
-        // ServiceAccount admission plugin nothing else fills it in.
-        service_account_name: Some(sandbox_service_account(&config.sandbox_service_account)),
-        image_pull_secrets: (!config.image_pull_secrets.is_empty()).then(|| {
-            config
-                .image_pull_secrets
-                .iter()
-                .map(|n| LocalObjectReference { name: n.clone() })
-                .collect()
-        }),
-        ..Default::default()
-    }
-}
-
-/// No capabilities and no privilege escalation: for every container but the agent.
-pub fn unprivileged() -> SecurityContext {
-    SecurityContext {
-        allow_privilege_escalation: Some(false),
-        capabilities: Some(Capabilities {
-            drop: Some(vec!["ALL".into()]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 /// The ids mirrored as annotations, as upstream does, for tools that read annotations only.
@@ -539,8 +308,7 @@ fn resources(
         requests.extend(raw.requests.clone());
         limits.extend(raw.limits.clone());
     }
-    if let Some(gpu) = spec.resource_requirements.as_ref().and_then(|r| r.gpu.as_ref()) {
-        let count = gpu_count(gpu)?;
+    if let Some(count) = requested_gpus(spec)? {
         limits.insert(GPU_RESOURCE.to_string(), count.to_string());
     }
     for (name, limit) in &limits {
@@ -569,14 +337,18 @@ fn resources(
     })
 }
 
-/// A GPU request without a count means one GPU; zero is a mistake.
-pub fn gpu_count(gpu: &crate::proto::GpuResourceRequirements) -> Result<u32, DriverError> {
+/// The GPUs `spec` asks for, if any. A GPU request without a count means one GPU; zero is a
+/// mistake.
+pub fn requested_gpus(spec: &crate::proto::DriverSandboxSpec) -> Result<Option<u32>, DriverError> {
+    let Some(gpu) = spec.resource_requirements.as_ref().and_then(|r| r.gpu.as_ref()) else {
+        return Ok(None);
+    };
     match gpu.count {
-        None => Ok(1),
+        None => Ok(Some(1)),
         Some(0) => Err(DriverError::invalid(
             "resource_requirements.gpu.count must be at least 1",
         )),
-        Some(n) => Ok(n),
+        Some(n) => Ok(Some(n)),
     }
 }
 
@@ -608,3 +380,7 @@ pub fn owned_by_sandbox(api: SandboxApiVersion, name: &str, uid: &str) -> OwnerR
         block_owner_deletion: Some(false),
     }
 }
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

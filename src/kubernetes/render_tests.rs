@@ -7,7 +7,8 @@ use serde_json::json;
 use crate::config::{DriverConfig, ImagePullPolicy};
 use crate::kubernetes::identity::*;
 use crate::kubernetes::render::*;
-use crate::kubernetes::request_config::json_to_struct;
+use crate::proto::ResourceRequirements;
+use crate::proto::json::json_to_struct;
 use crate::proto::*;
 
 const ID: &str = "0b7c56a2-6a7e-4e0c-9d55-5f3c1d2b8e01";
@@ -99,7 +100,9 @@ fn labels_reach_cr_and_pod_template() {
 
 #[test]
 fn supervisor_is_delivered_by_init_container_into_read_only_empty_dir() {
-    let r = render(&request());
+    let mut copied = config();
+    copied.supervisor_sideload = crate::kubernetes::sideload::SupervisorSideload::InitContainer;
+    let r = render_sandbox(&request(), &copied, SandboxApiVersion::V1beta1, &[]).expect("renders");
     let pod = &r.manifest.spec.pod_template.spec;
     let init = &pod.init_containers.as_ref().expect("init")[0];
     assert_eq!(init.image.as_deref(), Some(config().supervisor_image.as_str()));

@@ -14,55 +14,7 @@ use crate::error::DriverError;
 use crate::kubernetes::validation::{
     is_dns_subdomain, validate_label_key, validate_label_value, validate_path, validate_quantity,
 };
-
-/// Converts a protobuf Struct to JSON (numbers stay f64, as on the wire).
-pub fn struct_to_json(s: &prost_types::Struct) -> serde_json::Value {
-    serde_json::Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
-}
-
-pub fn value_to_json(v: &prost_types::Value) -> serde_json::Value {
-    use prost_types::value::Kind;
-    match &v.kind {
-        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-        Some(Kind::NumberValue(n)) => {
-            // Integral numbers become integers so that typed fields such as ports accept them.
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                serde_json::Value::from(*n as i64)
-            } else {
-                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, serde_json::Value::Number)
-            }
-        }
-        Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
-        Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
-        Some(Kind::StructValue(s)) => struct_to_json(s),
-        Some(Kind::ListValue(l)) => serde_json::Value::Array(l.values.iter().map(value_to_json).collect()),
-    }
-}
-
-/// Converts JSON to a protobuf Struct (for clients that build requests from YAML/JSON).
-pub fn json_to_struct(value: &serde_json::Value) -> Option<prost_types::Struct> {
-    match json_to_value(value).kind {
-        Some(prost_types::value::Kind::StructValue(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn json_to_value(v: &serde_json::Value) -> prost_types::Value {
-    use prost_types::value::Kind;
-    let kind = match v {
-        serde_json::Value::Null => Kind::NullValue(0),
-        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
-        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-        serde_json::Value::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.iter().map(json_to_value).collect(),
-        }),
-        serde_json::Value::Object(o) => Kind::StructValue(prost_types::Struct {
-            fields: o.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect(),
-        }),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
+use crate::proto::json::struct_to_json;
 
 /// Raw requests/limits maps (`resources_raw`, `agent_resources`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -121,13 +73,16 @@ pub struct DriverSpecificConfig {
     #[serde(default)]
     pub volume_mounts: Vec<VolumeMountConfig>,
     pub agent_resources: Option<RawResources>,
+    /// Time to live, e.g. `8h` (`spec.shutdownTime`); else `--default-ttl`.
+    /// (Any JSON here, so that a wrong type is refused naming this key.)
+    pub ttl: Option<serde_json::Value>,
 }
 
 /// Deserializes one block, turning serde's message (which names the unknown or mistyped key)
 /// into INVALID_ARGUMENT. `extra_keys` are removed first: they belong to a platform enricher.
 fn parse_block<T: DeserializeOwned + Default>(
     field: &str,
-    block: Option<&prost_types::Struct>,
+    block: Option<&pbjson_types::Struct>,
     extra_keys: &[&str],
 ) -> Result<T, DriverError> {
     let Some(block) = block else { return Ok(T::default()) };
@@ -139,7 +94,7 @@ fn parse_block<T: DeserializeOwned + Default>(
 }
 
 pub fn parse_platform_config(
-    block: Option<&prost_types::Struct>,
+    block: Option<&pbjson_types::Struct>,
     enricher_keys: &[&str],
 ) -> Result<PlatformConfig, DriverError> {
     let config: PlatformConfig = parse_block("platform_config", block, enricher_keys)?;
@@ -165,7 +120,7 @@ pub fn parse_platform_config(
 
 /// Parses `driver_config`; `reserved_paths` are mount paths the driver itself uses.
 pub fn parse_driver_config(
-    block: Option<&prost_types::Struct>,
+    block: Option<&pbjson_types::Struct>,
     reserved_paths: &[&str],
 ) -> Result<DriverSpecificConfig, DriverError> {
     let config: DriverSpecificConfig = parse_block("driver_config", block, &[])?;
@@ -207,114 +162,5 @@ pub fn parse_driver_config(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn block(v: serde_json::Value) -> prost_types::Struct {
-        json_to_struct(&v).expect("object")
-    }
-
-    #[test]
-    fn struct_json_round_trip() {
-        let v = json!({"a": 1, "b": [true, "x", null], "c": {"d": 1.5}});
-        assert_eq!(struct_to_json(&block(v.clone())), v);
-    }
-
-    #[test]
-    fn platform_config_table() {
-        let ok = parse_platform_config(
-            Some(&block(json!({
-                "runtime_class_name": "kata",
-                "node_selector": {"gpu": "a100"},
-                "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
-                "annotations": {"example.com/team": "ml"},
-                "host_users": false,
-                "resources_raw": {"limits": {"example.com/fpga": "1"}},
-                "expose": {"port": 8080}
-            }))),
-            &["expose"],
-        )
-        .expect("valid");
-        assert_eq!(ok.runtime_class_name.as_deref(), Some("kata"));
-        assert_eq!(ok.tolerations.len(), 1);
-        assert_eq!(ok.host_users, Some(false));
-
-        let bad = [
-            (json!({"runtime_clas_name": "kata"}), "runtime_clas_name"),
-            (json!({"runtime_class_name": "Kata!"}), "runtime_class_name"),
-            (json!({"node_selector": {"bad key": "x"}}), "node_selector"),
-            (json!({"host_users": "yes"}), "platform_config"),
-            (
-                json!({"resources_raw": {"limits": {"cpu": "lots"}}}),
-                "resources_raw.limits.cpu",
-            ),
-            (json!({"resources_raw": {"limitz": {}}}), "limitz"),
-            (json!({"expose": {"port": 8080}}), "expose"),
-        ];
-        for (input, needle) in bad {
-            let err = parse_platform_config(Some(&block(input.clone())), &[]).expect_err(&input.to_string());
-            assert_eq!(err.code(), tonic::Code::InvalidArgument);
-            assert!(err.to_string().contains(needle), "{input}: {err}");
-        }
-    }
-
-    #[test]
-    fn driver_config_table() {
-        let reserved = ["/opt/openshell/bin", "/var/run/secrets/openshell"];
-        let ok = parse_driver_config(
-            Some(&block(json!({
-                "volume_mounts": [{"claim_name": "data", "mount_path": "/data", "read_only": true}],
-                "agent_resources": {"requests": {"cpu": "250m"}}
-            }))),
-            &reserved,
-        )
-        .expect("valid");
-        assert_eq!(ok.volume_mounts[0].claim_name, "data");
-
-        let bad = [
-            (json!({"volumes": []}), "volumes"),
-            (
-                json!({"volume_mounts": [{"claim_name": "d", "mount_path": "/a/../etc"}]}),
-                "..",
-            ),
-            (
-                json!({"volume_mounts": [{"claim_name": "d", "mount_path": "rel"}]}),
-                "absolute",
-            ),
-            (
-                json!({"volume_mounts": [{"claim_name": "d", "mount_path": "/x", "sub_path": "../y"}]}),
-                "sub_path",
-            ),
-            (
-                json!({"volume_mounts": [{"claim_name": "D_D", "mount_path": "/x"}]}),
-                "claim_name",
-            ),
-            (
-                json!({"volume_mounts": [{"claim_name": "d", "mount_path": "/opt/openshell/bin"}]}),
-                "reserved",
-            ),
-            (
-                json!({"volume_mounts": [{"claim_name": "d", "mount_path": "/opt"}]}),
-                "reserved",
-            ),
-            (
-                json!({"volume_mounts": [{"claim_name": "d", "mount_path": "/x"}, {"claim_name": "e", "mount_path": "/x/"}]}),
-                "twice",
-            ),
-            (
-                json!({"volume_mounts": [{"claim_name": "d", "mount_path": "/x", "mode": "rw"}]}),
-                "mode",
-            ),
-            (
-                json!({"agent_resources": {"limits": {"memory": "1GB"}}}),
-                "agent_resources.limits.memory",
-            ),
-        ];
-        for (input, needle) in bad {
-            let err = parse_driver_config(Some(&block(input.clone())), &reserved).expect_err(&input.to_string());
-            assert_eq!(err.code(), tonic::Code::InvalidArgument);
-            assert!(err.to_string().contains(needle), "{input}: {err}");
-        }
-    }
-}
+#[path = "request_config_tests.rs"]
+mod tests;

@@ -1,10 +1,12 @@
 //! Status: a Sandbox object (as the API server stores it) becomes the gateway's snapshot.
 //! Only fields the agent-sandbox CRD really has are read.
 
+use kube::ResourceExt;
 use kube::api::DynamicObject;
 use serde::Deserialize;
 
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, LABEL_SANDBOX_NAME, LABEL_WORKSPACE, POD_NAME_ANNOTATION};
+use crate::proto::phase::gateway_phase;
 use crate::proto::{DriverCondition, DriverSandbox, DriverSandboxStatus};
 use crate::provisioner::SandboxEndpoint;
 
@@ -63,50 +65,14 @@ impl SandboxView {
     }
 }
 
-/// The phase the gateway derives from a snapshot, by its rules in order: deleting, a
-/// `Suspended=True` condition, then the first `Ready` condition.
-pub fn gateway_phase(sandbox: &DriverSandbox) -> &'static str {
-    let Some(status) = sandbox.status.as_ref() else {
-        return "provisioning";
-    };
-    if status.deleting {
-        return "deleting";
-    }
-    if status
-        .conditions
-        .iter()
-        .any(|c| c.r#type == "Suspended" && c.status == "True")
-    {
-        return "stopped";
-    }
-    let ready = status.conditions.iter().find(|c| c.r#type == "Ready");
-    match ready.map(|c| (c.status.as_str(), c.reason.as_str())) {
-        Some(("True", _)) => "ready",
-        Some(("False", reason)) if !TRANSIENT_REASONS.contains(&reason) => "error",
-        _ => "provisioning",
-    }
-}
-
-/// Ready=False reasons the gateway treats as still provisioning.
-pub const TRANSIENT_REASONS: [&str; 8] = [
-    "ReconcilerError",
-    "DependenciesNotReady",
-    "SupervisorNotConnected",
-    "Starting",
-    "ContainerStarting",
-    "ContainerCreated",
-    "HealthcheckStarting",
-    "InspectFailed",
-];
-
 /// Maps a Sandbox to the gateway's view; `None` for objects without our id label.
 pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
-    let labels = obj.metadata.labels.as_ref()?;
+    let labels = obj.labels();
     let id = labels.get(LABEL_SANDBOX_ID)?.clone();
     let name = labels.get(LABEL_SANDBOX_NAME).cloned().unwrap_or_default();
     let workspace = labels.get(LABEL_WORKSPACE).cloned().unwrap_or_default();
-    let object_name = obj.metadata.name.clone().unwrap_or_default();
-    let namespace = obj.metadata.namespace.clone().unwrap_or_default();
+    let object_name = obj.name_any();
+    let namespace = obj.namespace().unwrap_or_default();
     // A malformed status must not hide the sandbox: it is reported without conditions.
     let status: SandboxStatus = obj
         .data
@@ -120,11 +86,7 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
         .and_then(|a| a.get(POD_NAME_ANNOTATION))
         .cloned()
         .unwrap_or_else(|| object_name.clone());
-    let suspended = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Suspended" && c.status == "True");
-    let conditions: Vec<DriverCondition> = status
+    let mut conditions: Vec<DriverCondition> = status
         .conditions
         .iter()
         .map(|c| DriverCondition {
@@ -135,6 +97,8 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
             last_transition_time: c.last_transition_time.clone(),
         })
         .collect();
+    conditions.extend(crate::kubernetes::expiry::expired_condition(&conditions));
+    let suspended = conditions.iter().any(|c| c.r#type == "Suspended" && c.status == "True");
     let snapshot = DriverSandbox {
         id,
         name,
@@ -162,106 +126,12 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
         endpoint,
         namespace,
         object_name,
-        uid: obj.metadata.uid.clone().unwrap_or_default(),
+        uid: obj.uid().unwrap_or_default(),
         suspended,
         controller_conditions: conditions,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn object(status: serde_json::Value, extra_meta: serde_json::Value) -> DynamicObject {
-        let mut meta = json!({
-            "name": "default--dev", "namespace": "openshell-system", "uid": "u-1",
-            "labels": {LABEL_SANDBOX_ID: "id-1", LABEL_SANDBOX_NAME: "dev", LABEL_WORKSPACE: "default"}
-        });
-        if let (Some(m), Some(extra)) = (meta.as_object_mut(), extra_meta.as_object()) {
-            m.extend(extra.clone());
-        }
-        serde_json::from_value(json!({
-            "apiVersion": "agents.x-k8s.io/v1beta1", "kind": "Sandbox",
-            "metadata": meta, "spec": {}, "status": status
-        }))
-        .expect("object")
-    }
-
-    fn cond(t: &str, s: &str, r: &str) -> serde_json::Value {
-        json!({"type": t, "status": s, "reason": r, "message": "m", "lastTransitionTime": "2026-01-01T00:00:00Z"})
-    }
-
-    #[test]
-    fn phases_follow_the_gateway_rules() {
-        let cases = [
-            (json!({}), json!({}), "provisioning"),
-            (
-                json!({"conditions": [cond("Ready", "True", "DependenciesReady")]}),
-                json!({}),
-                "ready",
-            ),
-            (
-                json!({"conditions": [cond("Ready", "False", "DependenciesNotReady")]}),
-                json!({}),
-                "provisioning",
-            ),
-            (
-                json!({"conditions": [cond("Ready", "False", "PodFailed")]}),
-                json!({}),
-                "error",
-            ),
-            (json!({"conditions": [cond("Ready", "False", "")]}), json!({}), "error"),
-            (
-                json!({"conditions": [cond("Ready", "Unknown", "")]}),
-                json!({}),
-                "provisioning",
-            ),
-            (
-                json!({"conditions": [cond("Suspended", "True", "PodTerminated"), cond("Ready", "False", "SandboxSuspended")]}),
-                json!({}),
-                "stopped",
-            ),
-            (
-                json!({"conditions": [cond("Ready", "True", "")]}),
-                json!({"deletionTimestamp": "2026-01-01T00:00:00Z"}),
-                "deleting",
-            ),
-            (json!("garbage"), json!({}), "provisioning"),
-        ];
-        for (status, meta, want) in cases {
-            let view = sandbox_view(&object(status.clone(), meta)).expect("ours");
-            assert_eq!(view.phase(), want, "{status}");
-        }
-    }
-
-    #[test]
-    fn snapshot_echoes_identity_and_status() {
-        let status = json!({
-            "conditions": [cond("Ready", "True", "DependenciesReady"), cond("PodScheduled", "True", "PodScheduled")],
-            "podIPs": ["10.244.0.7"], "nodeName": "node-a",
-            "serviceFQDN": "default--dev.openshell-system.svc.cluster.local", "selector": "x=y"
-        });
-        let view = sandbox_view(&object(status, json!({"annotations": {POD_NAME_ANNOTATION: "pod-x"}}))).expect("ours");
-        assert_eq!(view.snapshot.id, "id-1");
-        assert_eq!(view.snapshot.name, "dev");
-        let s = view.snapshot.status.clone().expect("status");
-        assert_eq!(s.instance_id, "pod-x");
-        assert_eq!(s.sandbox_name, "default--dev");
-        assert_eq!(s.conditions.len(), 2);
-        assert_eq!(s.conditions[0].last_transition_time, "2026-01-01T00:00:00Z");
-        assert!(!s.deleting);
-        assert_eq!(view.endpoint.pod_ips, vec!["10.244.0.7"]);
-        assert_eq!(view.endpoint.node_name, "node-a");
-        assert_eq!(view.uid, "u-1");
-    }
-
-    #[test]
-    fn instance_defaults_to_object_name_and_foreign_objects_are_skipped() {
-        let view = sandbox_view(&object(json!({}), json!({}))).expect("ours");
-        assert_eq!(view.endpoint.instance_id, "default--dev");
-        let mut foreign = object(json!({}), json!({}));
-        foreign.metadata.labels = None;
-        assert!(sandbox_view(&foreign).is_none());
-    }
-}
+#[path = "status_tests.rs"]
+mod tests;

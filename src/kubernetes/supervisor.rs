@@ -202,3 +202,7 @@ pub fn app_armor_profile(profile: &AppArmor) -> Option<k8s_openapi::api::core::v
         localhost_profile,
     })
 }
+
+#[cfg(test)]
+#[path = "supervisor_tests.rs"]
+mod tests;

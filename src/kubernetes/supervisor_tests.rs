@@ -7,8 +7,9 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
 
 use crate::config::{AppArmor, DriverConfig, SandboxAuth};
 use crate::kubernetes::render::*;
-use crate::kubernetes::request_config::json_to_struct;
+use crate::kubernetes::sideload::SupervisorSideload;
 use crate::kubernetes::supervisor::*;
+use crate::proto::json::json_to_struct;
 use crate::proto::*;
 
 const ID: &str = "6f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b";
@@ -183,7 +184,8 @@ fn user_environment_is_a_json_map_without_driver_keys() {
 
 #[test]
 fn the_supervisor_command_delivery_and_workdir() {
-    let r = render_with(&request(), &config(|_| {}));
+    let copied = config(|c| c.supervisor_sideload = SupervisorSideload::InitContainer);
+    let r = render_with(&request(), &copied);
     let init = &pod(&r).init_containers.as_ref().expect("init")[0];
     assert_eq!(
         init.command.clone().expect("command"),
@@ -194,7 +196,13 @@ fn the_supervisor_command_delivery_and_workdir() {
         ],
         "the stock supervisor image keeps the binary at /openshell-sandbox"
     );
-    let moved = render_with(&request(), &config(|c| c.supervisor_binary_path = "/bin/sup".into()));
+    let moved = render_with(
+        &request(),
+        &config(|c| {
+            c.supervisor_sideload = SupervisorSideload::InitContainer;
+            c.supervisor_binary_path = "/bin/sup".into();
+        }),
+    );
     assert_eq!(
         pod(&moved).init_containers.as_ref().expect("init")[0]
             .command
@@ -222,6 +230,24 @@ fn the_supervisor_command_delivery_and_workdir() {
         agent(&r).args.is_none(),
         "container args would replace the main process spec"
     );
+
+    // From the images themselves: the same command, other paths, no init container.
+    let mounted_images = render_with(&request(), &config(|_| {}));
+    assert!(pod(&mounted_images).init_containers.is_none());
+    let command = agent(&mounted_images).command.clone().expect("command");
+    assert_eq!(
+        command[..2],
+        ["/opt/openshell/bin/launcher/openshell-launcher", "--keep"]
+    );
+    assert_eq!(
+        command[3..],
+        [
+            "--",
+            "/opt/openshell/bin/supervisor/openshell-sandbox",
+            "--workdir",
+            "/sandbox"
+        ]
+    );
 }
 
 #[test]
@@ -248,7 +274,7 @@ fn mounts_and_their_volumes() {
     let rendered = render_with(&request(), &tls);
     assert_eq!(
         mounted(&rendered, SUPERVISOR_VOLUME),
-        Some(("/opt/openshell/bin".into(), true))
+        Some(("/opt/openshell/bin/supervisor".into(), true))
     );
     assert_eq!(
         mounted(&rendered, RUNTIME_VOLUME),

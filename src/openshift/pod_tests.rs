@@ -6,14 +6,15 @@ use serde_json::json;
 
 use crate::config::{DriverConfig, ExposeAuth, RouteTls};
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, identity_of};
-use crate::kubernetes::render::{SandboxApiVersion, SandboxManifest, render_sandbox};
-use crate::kubernetes::request_config::json_to_struct;
+use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, SandboxManifest, render_sandbox};
+use crate::openshift::companions::*;
 use crate::openshift::detect::PlatformFacts;
 use crate::openshift::enrich_offline;
 use crate::openshift::expose::{EXPOSE_KEY, Exposure};
 use crate::openshift::namespace::{MCS_ANNOTATION, SUPPLEMENTAL_GROUPS_ANNOTATION, UID_RANGE_ANNOTATION};
 use crate::openshift::pod::*;
 use crate::openshift::scc::*;
+use crate::proto::json::json_to_struct;
 use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
 
 fn request(expose: Option<serde_json::Value>) -> DriverSandbox {
@@ -34,19 +35,17 @@ fn request(expose: Option<serde_json::Value>) -> DriverSandbox {
     }
 }
 
-fn rendered(req: &DriverSandbox, config: &DriverConfig) -> SandboxManifest {
-    render_sandbox(req, config, SandboxApiVersion::V1beta1, &[EXPOSE_KEY])
-        .expect("renders")
-        .manifest
+fn rendered(req: &DriverSandbox, config: &DriverConfig) -> RenderedSandbox {
+    render_sandbox(req, config, SandboxApiVersion::V1beta1, &[EXPOSE_KEY]).expect("renders")
 }
 
 /// An exposed request enriched for a namespace without annotations.
 fn exposed(req: &DriverSandbox, config: &DriverConfig) -> (SandboxManifest, Companions) {
-    let mut manifest = rendered(req, config);
-    let made = enrich_offline(req, config, &mut manifest, &BTreeMap::new(), &PlatformFacts::default())
+    let mut sandbox = rendered(req, config);
+    let made = enrich_offline(req, config, &mut sandbox, &BTreeMap::new(), &PlatformFacts::default())
         .expect("valid")
         .expect("exposed");
-    (manifest, made)
+    (sandbox.manifest, made)
 }
 
 fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -148,8 +147,9 @@ fn security_context_by_namespace_and_flags() {
     ];
     for (what, config, ns, facts, (uid, gid, context)) in cases {
         let req = request(None);
-        let mut manifest = rendered(&req, config);
-        let made = enrich_offline(&req, config, &mut manifest, &ns, facts).expect(what);
+        let mut sandbox = rendered(&req, config);
+        let made = enrich_offline(&req, config, &mut sandbox, &ns, facts).expect(what);
+        let manifest = sandbox.manifest;
         assert!(made.is_none(), "{what}: nothing exposed");
         let template = &manifest.spec.pod_template;
         assert_eq!(
@@ -172,7 +172,7 @@ fn security_context_by_namespace_and_flags() {
 #[test]
 fn vanilla_rendering_has_none_of_it() {
     let config = DriverConfig::defaults();
-    let manifest = rendered(&request(None), &config);
+    let manifest = rendered(&request(None), &config).manifest;
     let yaml = serde_yaml::to_string(&manifest).expect("yaml");
     for absent in [
         REQUIRED_SCC_ANNOTATION,
@@ -188,9 +188,9 @@ fn vanilla_rendering_has_none_of_it() {
 fn malformed_namespace_annotations_fail_the_enrichment() {
     let config = DriverConfig::defaults();
     let req = request(None);
-    let mut manifest = rendered(&req, &config);
+    let mut sandbox = rendered(&req, &config);
     let ns = annotations(&[(UID_RANGE_ANNOTATION, "1000680000")]);
-    let err = enrich_offline(&req, &config, &mut manifest, &ns, &PlatformFacts::default()).expect_err("malformed");
+    let err = enrich_offline(&req, &config, &mut sandbox, &ns, &PlatformFacts::default()).expect_err("malformed");
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     assert!(err.to_string().contains(UID_RANGE_ANNOTATION), "{err}");
 }

@@ -2,6 +2,7 @@
 //! maps errors; everything that knows about a cluster lives behind [`SandboxProvisioner`].
 
 use futures::stream::BoxStream;
+use tokio::sync::watch;
 
 use crate::error::DriverError;
 use crate::proto::{DriverSandbox, WatchSandboxesEvent};
@@ -57,9 +58,10 @@ pub type WatchStream = BoxStream<'static, WatchSandboxesEvent>;
 
 #[async_trait::async_trait]
 pub trait SandboxProvisioner: Send + Sync + 'static {
-    /// Everything that can be checked before anything is stored; also run by `create`.
+    /// Everything that can be checked before anything is stored, capacity included.
     async fn validate_create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError>;
-    /// Accepts the sandbox; idempotent for the same id.
+    /// Accepts the sandbox; idempotent for the same id. It repeats the input and platform checks
+    /// of `validate_create` (a gateway may skip that call), not the capacity check.
     async fn create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError>;
     async fn get(&self, target: &SandboxRef) -> Result<DriverSandbox, DriverError>;
     async fn list(&self) -> Result<Vec<DriverSandbox>, DriverError>;
@@ -75,4 +77,6 @@ pub trait SandboxProvisioner: Send + Sync + 'static {
     async fn delete_workspace(&self, workspace: &str) -> Result<(), DriverError>;
     /// Current readiness, for health reporting.
     fn readiness(&self) -> Readiness;
+    /// Readiness now and on every change: health reporting follows it without polling.
+    fn readiness_updates(&self) -> watch::Receiver<Readiness>;
 }

@@ -16,8 +16,6 @@ use crate::provisioner::{Readiness, SandboxProvisioner};
 pub use service::ComputeDriverService;
 pub use socket::DriverSocket;
 
-/// Health of the ComputeDriver service follows the provisioner's readiness.
-const HEALTH_POLL: Duration = Duration::from_millis(500);
 pub const SERVICE_NAME: &str = "openshell.compute.v1.ComputeDriver";
 
 /// Serves until `shutdown` turns true; in-flight calls then get `grace` to finish, and watch
@@ -34,7 +32,11 @@ pub async fn serve(
     reporter
         .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::NotServing)
         .await;
-    let health_task = tokio::spawn(report_health(reporter, Arc::clone(&provisioner), shutdown.clone()));
+    let health_task = tokio::spawn(report_health(
+        reporter,
+        provisioner.readiness_updates(),
+        shutdown.clone(),
+    ));
 
     let service = ComputeDriverService::new(provisioner, metrics, default_image);
     let mut stop = shutdown.clone();
@@ -66,14 +68,16 @@ pub async fn serve(
     result
 }
 
+/// Health of the ComputeDriver service (and the server's, "") follows the provisioner's
+/// readiness as it is pushed.
 async fn report_health(
     reporter: tonic_health::server::HealthReporter,
-    provisioner: Arc<dyn SandboxProvisioner>,
+    mut readiness: watch::Receiver<Readiness>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut last = None;
     loop {
-        let serving = provisioner.readiness() == Readiness::Ready;
+        let serving = *readiness.borrow_and_update() == Readiness::Ready;
         if last != Some(serving) {
             let status = if serving {
                 tonic_health::ServingStatus::Serving
@@ -85,7 +89,7 @@ async fn report_health(
             last = Some(serving);
         }
         tokio::select! {
-            _ = tokio::time::sleep(HEALTH_POLL) => {}
+            changed = readiness.changed() => if changed.is_err() { return },
             _ = shutdown.changed() => return,
         }
     }
@@ -105,4 +109,48 @@ pub fn shutdown_on_signals() -> anyhow::Result<watch::Receiver<bool>> {
         let _ = tx.send(true);
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_server::Health;
+    use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+
+    #[tokio::test]
+    async fn health_follows_readiness_without_a_timer() {
+        tokio::time::pause();
+        let reporter = tonic_health::server::HealthReporter::new();
+        let service = tonic_health::server::HealthService::from_health_reporter(reporter.clone());
+        let (readiness, updates) = watch::channel(Readiness::Unavailable("connecting".into()));
+        let (_stop, shutdown) = watch::channel(false);
+        // As `serve` does: the service is registered, not serving, before anything is known.
+        reporter
+            .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::NotServing)
+            .await;
+        tokio::spawn(report_health(reporter, updates, shutdown));
+        let request = tonic::Request::new(HealthCheckRequest {
+            service: SERVICE_NAME.into(),
+        });
+        let mut statuses = service.watch(request).await.expect("watch").into_inner();
+        let mut next = async || {
+            statuses
+                .next()
+                .await
+                .and_then(Result::ok)
+                .map(|r: HealthCheckResponse| r.status)
+        };
+        assert_eq!(next().await, Some(ServingStatus::NotServing as i32));
+        let before = tokio::time::Instant::now();
+        readiness.send_replace(Readiness::Ready);
+        assert_eq!(next().await, Some(ServingStatus::Serving as i32));
+        // Paused time moves only when something sleeps: a poll would have moved it.
+        assert_eq!(
+            tokio::time::Instant::now(),
+            before,
+            "health came by a timer, not a push"
+        );
+    }
 }

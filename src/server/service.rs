@@ -10,9 +10,9 @@ use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::error::DriverError;
-use crate::kubernetes::index::event_kind;
 use crate::metrics::DriverMetrics;
 use crate::proto::compute_driver_server::ComputeDriver;
+use crate::proto::phase::event_kind;
 use crate::proto::*;
 use crate::provisioner::{SandboxProvisioner, SandboxRef};
 

@@ -11,7 +11,7 @@ use openshell_driver_openshift::config::DriverConfig;
 use openshell_driver_openshift::error::DriverError;
 use openshell_driver_openshift::kubernetes::cache::SandboxCache;
 use openshell_driver_openshift::kubernetes::identity::LABEL_SANDBOX_ID;
-use openshell_driver_openshift::kubernetes::render::{SandboxApiVersion, gpu_count, render_sandbox};
+use openshell_driver_openshift::kubernetes::render::{SandboxApiVersion, render_sandbox, requested_gpus};
 use openshell_driver_openshift::metrics::NoopMetrics;
 use openshell_driver_openshift::proto::DriverSandbox;
 use openshell_driver_openshift::provisioner::*;
@@ -25,7 +25,7 @@ pub struct MemoryProvisioner {
     cache: Arc<SandboxCache>,
     objects: Mutex<HashMap<String, DynamicObject>>,
     shutdown: watch::Receiver<bool>,
-    pub readiness: Mutex<Readiness>,
+    pub readiness: watch::Sender<Readiness>,
     /// Makes Stop slow, to prove in-flight calls finish during shutdown.
     pub stop_delay: Mutex<Duration>,
 }
@@ -42,13 +42,13 @@ impl MemoryProvisioner {
             cache,
             objects: Mutex::new(HashMap::new()),
             shutdown,
-            readiness: Mutex::new(Readiness::Ready),
+            readiness: watch::channel(Readiness::Ready).0,
             stop_delay: Mutex::new(Duration::ZERO),
         })
     }
 
     fn check(&self) -> Result<(), DriverError> {
-        self.readiness.lock().expect("lock").check()
+        self.readiness.borrow().check()
     }
 
     fn set_status(&self, id: &str, status: serde_json::Value) -> Result<(), DriverError> {
@@ -84,16 +84,10 @@ fn running() -> serde_json::Value {
 impl SandboxProvisioner for MemoryProvisioner {
     async fn validate_create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
         render_sandbox(sandbox, &self.config, SandboxApiVersion::V1beta1, &[])?;
-        if let Some(gpu) = sandbox
-            .spec
-            .as_ref()
-            .and_then(|s| s.resource_requirements.as_ref())
-            .and_then(|r| r.gpu.as_ref())
+        if let Some(count) = requested_gpus(&sandbox.spec.clone().unwrap_or_default())?
+            && count > FAKE_GPUS
         {
-            let count = gpu_count(gpu)?;
-            if count > FAKE_GPUS {
-                return Err(DriverError::FailedPrecondition(format!("no node has {count} GPUs")));
-            }
+            return Err(DriverError::FailedPrecondition(format!("no node has {count} GPUs")));
         }
         self.check()
     }
@@ -185,7 +179,11 @@ impl SandboxProvisioner for MemoryProvisioner {
     }
 
     fn readiness(&self) -> Readiness {
-        self.readiness.lock().expect("lock").clone()
+        self.readiness.borrow().clone()
+    }
+
+    fn readiness_updates(&self) -> watch::Receiver<Readiness> {
+        self.readiness.subscribe()
     }
 }
 

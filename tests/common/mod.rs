@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod corpus;
 pub mod memory;
+pub mod memory_server;
 pub mod openshift;
 pub mod tier3;
 
@@ -220,7 +222,7 @@ impl DriverProcess {
             // `serve` requires an endpoint; a test's own --gateway-endpoint wins over this.
             .env("OPENSHELL_DRIVER_GATEWAY_ENDPOINT", TEST_GATEWAY_ENDPOINT);
         // Tests are plain Kubernetes unless they ask for a platform: a shared test cluster may
-        // serve the OpenShift APIs (tests/openshift.rs installs them).
+        // serve the OpenShift APIs (tests/cluster_openshift.rs installs them).
         if !args.contains(&"--platform") {
             cmd.args(["--platform", "kubernetes"]);
         }
@@ -236,13 +238,20 @@ impl DriverProcess {
             dir,
             metrics_addr,
         };
-        for _ in 0..200 {
-            if process.socket.exists() && connect(&process.socket).await.is_ok() {
+        // Ready means both listeners answer: the metrics server may bind after the socket.
+        for _ in 0..600 {
+            if process.socket.exists()
+                && connect(&process.socket).await.is_ok()
+                && tokio::net::TcpStream::connect(&process.metrics_addr).await.is_ok()
+            {
                 return process;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("driver did not open its socket; log:\n{}", process.log());
+        panic!(
+            "driver did not open its socket and metrics port; log:\n{}",
+            process.log()
+        );
     }
 
     pub fn log(&self) -> String {

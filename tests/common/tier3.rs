@@ -102,6 +102,14 @@ impl Env {
         );
     }
 
+    /// The Pod the controller makes for Sandbox `name`, once it is there.
+    pub async fn stored_pod(&self, name: &str) -> Pod {
+        eventually(READY_WITHIN, "the controller's Pod", || async {
+            self.pods().get_opt(name).await.ok().flatten()
+        })
+        .await
+    }
+
     pub async fn wait_ready(&self, id: &str) -> DriverSandbox {
         wait_until_ready(&self.driver.client().await, id, READY_WITHIN).await
     }

@@ -45,13 +45,19 @@ args:
   - --gateway-endpoint={{ default (printf "http://%s.%s.svc:%d" (include "driver.fullname" .) .Release.Namespace (int .Values.gateway.port)) .Values.driver.gatewayEndpoint }}
   - --default-image={{ .Values.driver.defaultImage }}
   - --supervisor-image={{ .Values.driver.supervisorImage }}
+  - --supervisor-sideload={{ .Values.driver.supervisorSideload }}
   - --launcher-image={{ .Values.driver.image.repository }}:{{ .Values.driver.image.tag | default .Chart.AppVersion }}
   - --sandbox-auth={{ .Values.driver.sandboxAuth }}
   - --app-armor-profile={{ .Values.driver.appArmorProfile }}
+  {{- with .Values.driver.hostGatewayIp }}
+  - --host-gateway-ip={{ . }}
+  {{- end }}
   {{- with .Values.driver.clientTlsSecret }}
   - --client-tls-secret={{ . }}
   {{- end }}
   - --kube-api-timeout={{ .Values.driver.kubeApiTimeout }}
+  - --default-ttl={{ .Values.driver.defaultTtl }}
+  - --expiry-policy={{ .Values.driver.expiryPolicy }}
   - --metrics-bind-address=0.0.0.0:{{ .Values.metrics.port }}
   - --log-format={{ .Values.driver.logFormat }}
   - --log-level={{ .Values.driver.logLevel }}

@@ -1,5 +1,5 @@
 //! Tier 3, disruptive: these restart the API server and remove the Sandbox CRD, so they run
-//! alone, one after the other (`--test-threads=1`, in name order), after tests/integration.rs.
+//! alone, one after the other (`--test-threads=1`, in name order), after tests/cluster_kubernetes.rs.
 
 mod common;
 

@@ -1,8 +1,18 @@
-//! Generated types of `proto/compute_driver.proto` (package `openshell.compute.v1`).
+//! The wire types: the generated messages of `proto/compute_driver.proto` (package
+//! `openshell.compute.v1`) with their protobuf JSON mapping (pbjson), and the helpers that
+//! belong to them: reading and writing requests as JSON/YAML (`json`), `google.protobuf.Struct`
+//! to and from JSON, and the gateway's phase and event names (`phase`).
 
-#![allow(clippy::all, clippy::pedantic)]
+pub mod json;
+pub mod phase;
 
-tonic::include_proto!("openshell.compute.v1");
+#[allow(clippy::all, clippy::pedantic)]
+mod generated {
+    tonic::include_proto!("openshell.compute.v1");
+    include!(concat!(env!("OUT_DIR"), "/openshell.compute.v1.serde.rs"));
+}
+
+pub use generated::*;
 
 impl std::fmt::Debug for DriverSandboxSpec {
     /// Like the derived Debug, but the sandbox token is never printed.

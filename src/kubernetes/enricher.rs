@@ -1,6 +1,7 @@
-//! Platform hooks around the provisioner. The Kubernetes provisioner renders a portable
-//! Sandbox; a [`PlatformEnricher`] adds what one platform needs (OpenShift: SCC, SELinux,
-//! Routes) without the provisioner knowing about that platform.
+//! The Kubernetes provisioner's platform hooks. The provisioner renders a portable Sandbox; a
+//! [`PlatformEnricher`] adds what one platform needs (OpenShift: SCC, SELinux, Routes) without
+//! the provisioner knowing about that platform. Hooks get the rendered sandbox, which carries
+//! the sandbox's identity.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::error::DriverError;
 use crate::kubernetes::cache::SandboxCache;
-use crate::kubernetes::render::{SandboxApiVersion, SandboxManifest};
+use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion};
 use crate::kubernetes::status::SandboxView;
 use crate::proto::{DriverPlatformEvent, DriverSandbox};
 use crate::provisioner::SandboxEndpoint;
@@ -41,8 +42,6 @@ pub struct CreatedSandbox {
 
 #[async_trait::async_trait]
 pub trait PlatformEnricher: Send + Sync + 'static {
-    fn name(&self) -> &'static str;
-
     /// Starts background work (discovery, watches); called once when the provisioner starts.
     fn start(self: Arc<Self>, _events: PlatformEvents, _shutdown: watch::Receiver<bool>) {}
 
@@ -51,19 +50,24 @@ pub trait PlatformEnricher: Send + Sync + 'static {
         &[]
     }
 
-    /// Extra checks for ValidateSandboxCreate, given the rendered manifest.
-    async fn validate(&self, _request: &DriverSandbox, _manifest: &SandboxManifest) -> Result<(), DriverError> {
+    /// Extra checks for ValidateSandboxCreate, given the rendered sandbox.
+    async fn validate(&self, _request: &DriverSandbox, _rendered: &RenderedSandbox) -> Result<(), DriverError> {
         Ok(())
     }
 
     /// Changes the rendered Sandbox before it is created.
-    async fn enrich(&self, _request: &DriverSandbox, _manifest: &mut SandboxManifest) -> Result<(), DriverError> {
+    async fn enrich(&self, _request: &DriverSandbox, _rendered: &mut RenderedSandbox) -> Result<(), DriverError> {
         Ok(())
     }
 
     /// Creates companion objects once the Sandbox exists. An error here makes the provisioner
     /// remove the Sandbox again, so nothing is left half-made.
-    async fn after_create(&self, _request: &DriverSandbox, _created: &CreatedSandbox) -> Result<(), DriverError> {
+    async fn after_create(
+        &self,
+        _request: &DriverSandbox,
+        _rendered: &RenderedSandbox,
+        _created: &CreatedSandbox,
+    ) -> Result<(), DriverError> {
         Ok(())
     }
 
@@ -74,14 +78,4 @@ pub trait PlatformEnricher: Send + Sync + 'static {
 
     /// Adds platform addresses (e.g. a Route host) to an endpoint.
     fn decorate_endpoint(&self, _sandbox: &SandboxView, _endpoint: &mut SandboxEndpoint) {}
-}
-
-/// Plain Kubernetes: nothing to add.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoopEnricher;
-
-impl PlatformEnricher for NoopEnricher {
-    fn name(&self) -> &'static str {
-        "kubernetes"
-    }
 }

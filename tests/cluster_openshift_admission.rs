@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::cluster::{Cluster, rbac_for, unique_namespace};
 use common::openshift::{ManagedOpenShift, SCC_RESOURCE, for_scc, scc_copy};
 use common::*;
-use openshell_driver_openshift::kubernetes::request_config::json_to_struct;
+use openshell_driver_openshift::proto::json::json_to_struct;
 use openshell_driver_openshift::proto::watch_sandboxes_event::Payload;
 use openshell_driver_openshift::proto::*;
 use serde_json::{Value, json};

@@ -516,8 +516,8 @@ async fn check_passes_with_the_documented_rbac_and_fails_without_a_permission() 
     assert_eq!(verdict_of(&lines, "sandbox-crd"), Some("pass"));
     assert_eq!(verdict_of(&lines, "controller"), Some("pass"), "{lines:?}");
     let permissions: Vec<_> = lines.iter().filter(|(c, _, _)| c.starts_with("permission ")).collect();
-    // 13: with pods list/watch (pod failures) and the sandbox ServiceAccount's get.
-    assert_eq!(permissions.len(), 13);
+    // 14: with pods list/watch (pod failures), the sandbox ServiceAccount's get and nodes watch.
+    assert_eq!(permissions.len(), 14, "{permissions:?}");
     assert!(permissions.iter().all(|(_, v, _)| v == "pass"), "{permissions:?}");
     assert_eq!(verdict_of(&lines, "sandbox-service-account"), Some("pass"), "{lines:?}");
     let gpu = lines.iter().find(|(c, _, _)| c == "gpu-nodes").expect("gpu line");

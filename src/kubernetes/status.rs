@@ -97,7 +97,12 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
             last_transition_time: c.last_transition_time.clone(),
         })
         .collect();
-    conditions.extend(crate::kubernetes::expiry::expired_condition(&conditions));
+    if let Some(expired) = crate::kubernetes::expiry::expired_condition(&conditions) {
+        // The controller reports `Suspended=False, NotSuspended` beside an expired `Ready`: one
+        // Suspended condition, ours, so no reader picks the controller's first.
+        conditions.retain(|c| c.r#type != "Suspended");
+        conditions.push(expired);
+    }
     let suspended = conditions.iter().any(|c| c.r#type == "Suspended" && c.status == "True");
     let snapshot = DriverSandbox {
         id,

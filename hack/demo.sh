@@ -4,8 +4,9 @@
 # one sandbox through create, Ready, endpoint, stop, start and delete, then tear it all down
 # (also on Ctrl-C or failure).
 #
-# `hack/demo.sh --openshift` (make demo-openshift) does the same on OpenShift's APIs: the local
-# API server serves our SCC and Route CRDs, and the sandbox is exposed behind the OAuth proxy.
+# `hack/demo.sh --openshift` (make demo-openshift) does the same on a cluster started with
+# `up.sh --openshift`: OpenShift's own CRDs, default SCCs, SCC admission and Route host
+# assignment decide, and the sandbox is exposed behind the OAuth proxy.
 set -euo pipefail
 openshift=
 [ "${1:-}" = "--openshift" ] && openshift=1
@@ -36,18 +37,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step "starting the local cluster"
-eval "$("$here/cluster/up.sh" "$dir")"
+eval "$("$here/cluster/up.sh" ${openshift:+--openshift} "$dir")"
 . "$here/cluster/versions.env"
 kubectl=$(dirname "$("$here/cluster/build.sh")")/bin/kubectl-$KUBE_VERSION
 "$kubectl" create namespace openshell-system >/dev/null
 platform=(--platform kubernetes)
 if [ -n "$openshift" ]; then
-  step "serving OpenShift's SCC and Route APIs; annotating the namespace as OpenShift would"
-  "$kubectl" apply --server-side -f "$here/cluster/manifests/openshift-crds.yaml" >/dev/null
-  "$kubectl" wait --for=condition=Established crd/securitycontextconstraints.security.openshift.io \
-    crd/routes.route.openshift.io >/dev/null
-  "$kubectl" annotate namespace openshell-system openshift.io/sa.scc.uid-range=1000680000/10000 \
-    openshift.io/sa.scc.supplemental-groups=1000680000/10000 openshift.io/sa.scc.mcs=s0:c26,c5
+  step "the namespace's UID range and MCS label, as OpenShift's namespace allocator gives them"
+  for _ in $(seq 1 100); do
+    "$kubectl" get namespace openshell-system -o jsonpath='{.metadata.annotations}' | grep -q sa.scc.mcs && break
+    sleep 0.1
+  done
+  "$kubectl" get namespace openshell-system -o jsonpath='{.metadata.annotations}{"\n"}'
   platform=(--platform auto)
 fi
 
@@ -73,6 +74,10 @@ if [ -n "$openshift" ]; then
   "$kubectl" get sandbox default--notebook -n openshell-system \
     -o jsonpath='required-scc: {.spec.podTemplate.metadata.annotations.openshift\.io/required-scc}{"\n"}containers: {.spec.podTemplate.spec.containers[*].name}{"\n"}'
   "$kubectl" get route,service,secret -n openshell-system
+  step "the Pod OpenShift's SCC admission stored"
+  for _ in $(seq 1 100); do "$kubectl" get pod default--notebook -n openshell-system >/dev/null 2>&1 && break; sleep 0.2; done
+  "$kubectl" get pod default--notebook -n openshell-system \
+    -o jsonpath='openshift.io/scc: {.metadata.annotations.openshift\.io/scc}{"\n"}fsGroup: {.spec.securityContext.fsGroup}  seLinux level: {.spec.securityContext.seLinuxOptions.level}{"\n"}'
 else
   step "create (ValidateSandboxCreate + CreateSandbox)"
   id=$(client create --name demo --image registry.example/agent:1 --cpu 500m --memory 512Mi --env GREETING=hello)

@@ -48,7 +48,7 @@ if [ -z "${KUBECONFIG:-}" ]; then
 fi
 k() { "$kubectl" --kubeconfig="$KUBECONFIG" "$@"; }
 k apply --server-side -f "$here/cluster/manifests/chart-crds.yaml" >/dev/null
-k apply --server-side -f "$here/cluster/manifests/openshift-crds.yaml" >/dev/null
+while read -r crd; do k apply --server-side -f "$crd" >/dev/null; done <"$(dirname "$bin")/openshift-crds.list"
 k wait --for=condition=Established crd/servicemonitors.monitoring.coreos.com crd/securitycontextconstraints.security.openshift.io crd/routes.route.openshift.io --timeout=60s >/dev/null
 k get namespace openshell-system >/dev/null 2>&1 || k create namespace openshell-system >/dev/null
 for combo in "${combos[@]}"; do

@@ -8,8 +8,11 @@ repo=$(cd "$here/.." && pwd)
 bin=$("$here/cluster/build.sh")
 export KUBECTL="$bin/kubectl-$KUBE_VERSION"
 export AGENT_SANDBOX_CRDS="$(cat "$(dirname "$bin")/agent-sandbox-crds-$AGENT_SANDBOX_VERSION.path")/agents.x-k8s.io_sandboxes.yaml"
+OPENSHIFT_CRDS=$(paste -sd: "$(dirname "$bin")/openshift-crds.list")
+export OPENSHIFT_CRDS
 
-if [ -z "${KUBECONFIG:-}" ]; then
+KUBECONFIG_GIVEN=${KUBECONFIG:-}
+if [ -z "$KUBECONFIG_GIVEN" ]; then
   export CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/openshell-cluster.XXXXXX")
   trap '"$here/cluster/down.sh" "$CLUSTER_DIR" >/dev/null' EXIT
   t0=$(date +%s)
@@ -40,3 +43,23 @@ echo "tier 3: ran in $(( $(date +%s) - t0 ))s"
 t0=$(date +%s)
 "$here/test-chart.sh"
 echo "chart tests: ran in $(( $(date +%s) - t0 ))s"
+
+# Tier 3 under OpenShift's own admission code (SCC, Route), on a cluster started with --openshift.
+t0=$(date +%s)
+# The webhook's own tests first: its wiring of the upstream plugins, on the default SCCs as data.
+(cd "$here/openshift-admission" && CGO_ENABLED=0 GOTOOLCHAIN=local go test -trimpath ./...)
+if [ -z "$KUBECONFIG_GIVEN" ]; then
+  (
+    export CLUSTER_DIR
+    CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/openshell-cluster-ocp.XXXXXX")
+    trap '"$here/cluster/down.sh" "$CLUSTER_DIR" >/dev/null' EXIT
+    eval "$("$here/cluster/up.sh" --openshift "$CLUSTER_DIR")"
+    echo "tier 3 (OpenShift admission): cluster started in $(( $(date +%s) - t0 ))s"
+    cargo test --locked --test cluster_openshift_admission -- --ignored --test-threads=2
+  )
+elif [ -f "${CLUSTER_DIR:-/nonexistent}/openshift" ]; then
+  cargo test --locked --test cluster_openshift_admission -- --ignored --test-threads=2
+else
+  echo "tier 3: SKIPPED the OpenShift admission tests: KUBECONFIG is not a cluster from hack/cluster/up.sh --openshift" >&2
+fi
+echo "tier 3 (OpenShift admission): ran in $(( $(date +%s) - t0 ))s"

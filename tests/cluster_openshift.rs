@@ -1,16 +1,18 @@
 //! Tier 3 on OpenShift's APIs: the local kube-apiserver serves SecurityContextConstraints and
-//! Routes from our structural CRDs (hack/cluster/manifests/openshift-crds.yaml), namespaces carry
+//! Routes from OpenShift's own CRDs (github.com/openshift/api, `OPENSHIFT_CRDS`), namespaces carry
 //! OpenShift's SCC annotations, and the driver runs as a ServiceAccount bound to exactly
-//! deploy/rbac.yaml plus deploy/openshift/rbac.yaml. What OpenShift itself would do (SCC
-//! admission, a router) does not run here; a test writes the router's Route status itself.
+//! deploy/rbac.yaml plus deploy/openshift/rbac.yaml. OpenShift's admission does not run on this
+//! cluster (tests/cluster_openshift_admission.rs is the tier where it does); a test writes the
+//! router's Route status itself.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
 
 use common::cluster::{Cluster, rbac_for, unique_namespace};
+use common::openshift::{ManagedOpenShift, SCC_RESOURCE, for_scc, scc_copy};
 use common::*;
 use openshell_driver_openshift::proto::json::json_to_struct;
 use openshell_driver_openshift::proto::watch_sandboxes_event::Payload;
@@ -23,16 +25,19 @@ const UID_RANGE: &str = "1000680000/10000";
 const GROUPS: &str = "1000690000/10000";
 const MCS: &str = "s0:c26,c5";
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+/// `OPENSHIFT_CRDS`: the CRD files of github.com/openshift/api that hack/cluster/build.sh lists.
+fn openshift_crds() -> Vec<String> {
+    let list = std::env::var("OPENSHIFT_CRDS").expect("OPENSHIFT_CRDS (set by hack/test-integration.sh)");
+    list.split(':').filter(|p| !p.is_empty()).map(str::to_string).collect()
 }
 
-/// The OpenShift CRDs, installed once per run (idempotent; other runs may have them already).
+/// OpenShift's CRDs, installed once per run (idempotent; other runs may have them already).
 fn install_openshift_apis(cluster: &Cluster) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
-        let crds = repo("hack/cluster/manifests/openshift-crds.yaml");
-        cluster.kubectl(&["apply", "--server-side", "-f", &crds.to_string_lossy()], None);
+        for crd in openshift_crds() {
+            cluster.kubectl(&["apply", "--server-side", "-f", &crd], None);
+        }
         cluster.kubectl(
             &[
                 "wait",
@@ -185,29 +190,8 @@ impl Drop for OpenShiftEnv {
         );
         let _ = self
             .cluster
-            .try_kubectl(&["delete", "scc", &self.scc, "--ignore-not-found"], None);
+            .try_kubectl(&["delete", SCC_RESOURCE, &self.scc, "--ignore-not-found"], None);
     }
-}
-
-/// The shipped SCC under another name, optionally with a fixed SELinux type.
-fn scc_copy(name: &str, selinux_type: Option<&str>) -> String {
-    use serde::Deserialize;
-    let text = std::fs::read_to_string(repo("deploy/openshift/scc.yaml")).expect("scc.yaml");
-    let mut scc = serde_yaml::Deserializer::from_str(&text)
-        .map(|d| serde_yaml::Value::deserialize(d).expect("yaml"))
-        .find(|d| d["kind"].as_str() == Some("SecurityContextConstraints"))
-        .expect("the SCC");
-    scc["metadata"]["name"] = name.into();
-    if let Some(t) = selinux_type {
-        let context = format!("{{type: MustRunAs, seLinuxOptions: {{type: {t}}}}}");
-        scc["seLinuxContext"] = serde_yaml::from_str(&context).expect("yaml");
-    }
-    serde_yaml::to_string(&scc).expect("yaml")
-}
-
-/// RBAC that names the shipped SCC, pointed at this test's copy.
-fn for_scc(rbac: &str, scc: &str) -> String {
-    rbac.replace("- openshell-sandbox\n", &format!("- {scc}\n"))
 }
 
 fn exposed_request(id: &str, name: &str, expose: Value) -> DriverSandbox {
@@ -546,45 +530,10 @@ async fn malformed_annotations_and_an_scc_that_would_not_admit_are_preconditions
 async fn managed_mode_grants_the_scc_in_each_workspace_it_makes() {
     let cluster = Cluster::from_env();
     install_openshift_apis(&cluster);
-    let home = unique_namespace("ocpm");
-    cluster.create_namespace(&home);
-    let scc = format!("openshell-sandbox-{home}");
-    let grant_role = format!("openshell-sandbox-scc-{home}");
-    cluster.kubectl(&["apply", "-f", "-"], Some(&scc_copy(&scc, None)));
-    // The SCC's `use` ClusterRole from deploy/openshift/scc.yaml (its own RoleBinding is not needed).
-    let scc_rbac = for_scc(&rbac_for("deploy/openshift/scc.yaml", &home, None), &scc);
-    let role: Vec<&str> = scc_rbac
-        .split("---\n")
-        .filter(|d| d.contains("kind: ClusterRole\n"))
-        .collect();
-    cluster.kubectl(&["apply", "-f", "-"], Some(&role.join("---\n")));
-    let driver_rbac = [
-        rbac_for("deploy/rbac-managed.yaml", &home, None),
-        rbac_for("deploy/openshift/rbac-managed.yaml", &home, None),
-    ]
-    .map(|r| for_scc(&r, &scc).replace("- openshell-sandbox-scc\n", &format!("- {grant_role}\n")));
-    cluster.kubectl(&["apply", "-f", "-"], Some(&driver_rbac.join("---\n")));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = cluster.driver_identity_from_applied(&home, dir.path());
-    let kubeconfig_env = kubeconfig.to_string_lossy().into_owned();
-    let prefix = format!("{home}-");
-    let workspace_ns = format!("{prefix}team");
-    let args = [
-        "--workspace-mode",
-        "managed",
-        "--workspace-namespace-prefix",
-        &prefix,
-        "--gateway-id",
-        &home,
-        "--platform",
-        "openshift",
-        "--scc",
-        &scc,
-        "--scc-grant-cluster-role",
-        &grant_role,
-    ];
-    let driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig_env)]).await;
-    let mut client = driver.client().await;
+    let env = ManagedOpenShift::start(cluster, "ocpm").await;
+    let (cluster, scc, grant_role) = (&env.cluster, &env.scc, &env.grant_role);
+    let workspace_ns = format!("{}team", env.prefix);
+    let mut client = env.driver.client().await;
 
     // OpenShift annotates a new namespace shortly after it is made; here the test does.
     let allocator = {
@@ -650,21 +599,7 @@ async fn managed_mode_grants_the_scc_in_each_workspace_it_makes() {
             sandbox_name: String::new(),
         })
         .await;
-    for ns in [&home, &workspace_ns] {
-        let _ = cluster.try_kubectl(&["delete", "namespace", ns, "--wait=false"], None);
-    }
-    let _ = cluster.try_kubectl(
-        &[
-            "delete",
-            "clusterrole,clusterrolebinding",
-            &format!("openshell-driver-{home}"),
-            &format!("openshell-driver-openshift-{home}"),
-            &grant_role,
-            "--ignore-not-found",
-        ],
-        None,
-    );
-    let _ = cluster.try_kubectl(&["delete", "scc", &scc, "--ignore-not-found"], None);
+    let _ = cluster.try_kubectl(&["delete", "namespace", &workspace_ns, "--wait=false"], None);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 #   hack/cluster/build.sh crane actionlint   only these tools (crane, actionlint, helm)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 
@@ -121,6 +122,32 @@ fetch_crds() {
   echo "$dir/k8s/crds" >"$cache/agent-sandbox-crds-$AGENT_SANDBOX_VERSION.path"
 }
 
+# OpenShift's real CRDs ship in github.com/openshift/api, at the version the admission webhook
+# pins in its go.mod; their paths are listed for up.sh --openshift and the tests.
+fetch_openshift_crds() {
+  local v dir f list=()
+  v=$(sed -n 's#^[[:space:]]*github.com/openshift/api \(v[^[:space:]]*\).*#\1#p' "$repo/hack/openshift-admission/go.mod")
+  dir=$(cd "$cache/src" && go mod download -json "github.com/openshift/api@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  for f in security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml \
+           route/v1/zz_generated.crd-manifests/routes.crd.yaml \
+           securityinternal/v1/zz_generated.crd-manifests/0000_03_config-operator_02_rangeallocations.crd.yaml; do
+    [ -f "$dir/$f" ] || { log "no $f in $dir"; return 1; }
+    list+=("$dir/$f")
+  done
+  printf '%s\n' "${list[@]}" >"$cache/openshift-crds.list"
+}
+
+# The test cluster's OpenShift admission webhook (hack/openshift-admission), a Go module of the
+# repository: cached under a hash of its sources, so an edit rebuilds it and nothing else does.
+build_openshift_admission() {
+  local src="$repo/hack/openshift-admission" key
+  key=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
+  if ! have openshift-admission "$key"; then
+    with_progress "openshift-admission-$key" bash -c "cd '$src' && GOFLAGS='$GOFLAGS -mod=readonly' go build -ldflags '-s -w' -o '$bin/openshift-admission-$key' ."
+  fi
+  echo "$bin/openshift-admission-$key" >"$cache/openshift-admission.path"
+}
+
 build_crane() { build_wrapped crane "$CRANE_VERSION" github.com/google/go-containerregistry github.com/google/go-containerregistry/cmd/crane; }
 build_actionlint() { build_wrapped actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint github.com/rhysd/actionlint/cmd/actionlint; }
 build_helm() { build_wrapped helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm; }
@@ -158,5 +185,8 @@ build_multi "$CONTAINERD_VERSION" github.com/containerd/containerd/v2 no_btrfs \
   github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
 build_kube
 build_pause
+fetch_openshift_crds
+# After Kubernetes: it shares most of its packages, already in the build cache then.
+build_openshift_admission
 log "all binaries ready in $bin"
 echo "$bin"

@@ -3,7 +3,12 @@
 # kube-controller-manager, kube-scheduler, kwok (two fake nodes) and the agent-sandbox
 # controller, with generated PKI, in one per-run directory.
 #
-#   hack/cluster/up.sh [DIR]     default DIR: .cluster/ in the repository
+#   hack/cluster/up.sh [--openshift] [DIR]     default DIR: .cluster/ in the repository
+# --openshift: a cluster that decides like OpenShift where sandbox pods and Routes are concerned
+# (hack/cluster/openshift.sh): OpenShift's real CRDs and default SCCs, its own SCC admission and
+# Route validation/host assignment as URL webhooks, namespaces annotated with UID/MCS ranges as
+# cluster-policy-controller does, ServiceAccount admission and OpenShift's default-on plugins,
+# and the agent-sandbox controller under its own ServiceAccount with its chart's RBAC.
 # Prints `export KUBECONFIG=...`; stop with hack/cluster/down.sh [DIR].
 # For a real kubelet beside the fake nodes (tier 4, hack/e2e/up.sh), these switches:
 #   CLUSTER_KUBELET_CLIENT=1        the API server gets a client certificate for the kubelets
@@ -22,6 +27,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$here/versions.env"
+openshift=
+if [ "${1:-}" = "--openshift" ]; then openshift=1; shift; fi
 dir=$(mkdir -p "${1:-$repo/.cluster}" && cd "${1:-$repo/.cluster}" && pwd)
 start=$(date +%s)
 log() { printf '[cluster-up %3ss] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
@@ -76,13 +83,19 @@ EXT
     openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out kubelet-client.crt -days 2 -extfile client.ext 2>/dev/null
   fi
 )
+# shellcheck source=openshift.sh
+[ -n "$openshift" ] && . "$here/openshift.sh" && openshift_pki
+admission_plugins=--disable-admission-plugins=ServiceAccount
+[ -n "$openshift" ] && admission_plugins=--enable-admission-plugins=$OPENSHIFT_ADMISSION_PLUGINS
 apiserver_kubelet=""
 if [ "${CLUSTER_KUBELET_CLIENT:-}" = 1 ]; then
   apiserver_kubelet=" --kubelet-client-certificate=$dir/pki/kubelet-client.crt --kubelet-client-key=$dir/pki/kubelet-client.key --kubelet-preferred-address-types=InternalIP"
 fi
-api_bind=127.0.0.1 api_advertise=127.0.0.1 api_admission=--disable-admission-plugins=ServiceAccount
+api_bind=127.0.0.1 api_advertise=127.0.0.1
 if [ -n "${CLUSTER_PODS_REACH_API:-}" ]; then
-  api_bind=0.0.0.0 api_advertise=$CLUSTER_PODS_REACH_API api_admission=--enable-admission-plugins=ServiceAccount
+  api_bind=0.0.0.0 api_advertise=$CLUSTER_PODS_REACH_API
+  # Pods that reach the API server need their ServiceAccount tokens (--openshift already has it).
+  [ -n "$openshift" ] || admission_plugins=--enable-admission-plugins=ServiceAccount
 fi
 kwok_nodes=--manage-all-nodes=true
 if [ -n "${CLUSTER_KWOK_NODE_SELECTOR:-}" ]; then kwok_nodes=--manage-nodes-with-label-selector=$CLUSTER_KWOK_NODE_SELECTOR; fi
@@ -124,7 +137,7 @@ wait_http etcd "http://127.0.0.1:$etcd_port/health"
 
 # The apiserver's command line is kept so that tests can restart it (watch-resume test).
 cat >"$dir/apiserver.cmd" <<CMD
-$(b kube-apiserver "$KUBE_VERSION") --etcd-servers=http://127.0.0.1:$etcd_port --bind-address=$api_bind --advertise-address=$api_advertise --secure-port=$api_port --tls-cert-file=$dir/pki/apiserver.crt --tls-private-key-file=$dir/pki/apiserver.key --client-ca-file=$dir/pki/ca.crt --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=$dir/pki/sa.pub --service-account-signing-key-file=$dir/pki/sa.key --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC $api_admission --allow-privileged=true --profiling=false --cert-dir=$dir/pki/apiserver-certs$apiserver_kubelet
+$(b kube-apiserver "$KUBE_VERSION") --etcd-servers=http://127.0.0.1:$etcd_port --bind-address=$api_bind --advertise-address=$api_advertise --secure-port=$api_port --tls-cert-file=$dir/pki/apiserver.crt --tls-private-key-file=$dir/pki/apiserver.key --client-ca-file=$dir/pki/ca.crt --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=$dir/pki/sa.pub --service-account-signing-key-file=$dir/pki/sa.key --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC $admission_plugins --allow-privileged=true --profiling=false --cert-dir=$dir/pki/apiserver-certs$apiserver_kubelet
 CMD
 log "starting kube-apiserver $KUBE_VERSION on 127.0.0.1:$api_port"
 # shellcheck disable=SC2046
@@ -166,11 +179,18 @@ log "installing the agent-sandbox $AGENT_SANDBOX_VERSION CRDs from $crds"
 k apply --server-side -f "$crds" >/dev/null
 k wait --for=condition=Established crd --all --timeout=60s >/dev/null
 k create namespace agent-sandbox-system >/dev/null
+controller_kubeconfig=$kubeconfig
+if [ -n "$openshift" ]; then
+  openshift_start
+  openshift_controller_identity
+  controller_kubeconfig=$dir/controller.kubeconfig
+  touch "$dir/openshift"
+fi
 
 log "starting agent-sandbox-controller $AGENT_SANDBOX_VERSION"
 # Webhooks off: the apiserver cannot reach a webhook Service without kube-proxy, and the
 # driver uses v1beta1, the storage version, which needs no conversion.
-run agent-sandbox-controller "$(b agent-sandbox-controller "$AGENT_SANDBOX_VERSION")" --kubeconfig="$kubeconfig" \
+run agent-sandbox-controller "$(b agent-sandbox-controller "$AGENT_SANDBOX_VERSION")" --kubeconfig="$controller_kubeconfig" \
   --leader-elect=false --enable-webhook=false --manage-webhook-certs=false \
   --metrics-bind-address="127.0.0.1:$ctrl_metrics" --health-probe-bind-address="127.0.0.1:$ctrl_health"
 wait_http agent-sandbox-controller "http://127.0.0.1:$ctrl_health/readyz"

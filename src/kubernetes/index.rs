@@ -14,7 +14,7 @@ use kube::api::DynamicObject;
 use kube::runtime::watcher;
 
 use crate::kubernetes::identity::LABEL_SANDBOX_ID;
-use crate::kubernetes::pod_status::{PodFailure, pod_failure, ready_overlay};
+use crate::kubernetes::pod_status::{PodFailure, pod_failure, ready_overlay, refused_pod};
 use crate::kubernetes::status::{SandboxView, sandbox_view};
 use crate::proto::{
     DriverPlatformEvent, DriverSandbox, WatchSandboxesDeletedEvent, WatchSandboxesEvent, WatchSandboxesPlatformEvent,
@@ -153,6 +153,7 @@ impl SandboxIndex {
         let Some(view) = sandbox_view(obj) else {
             return Vec::new();
         };
+        self.note_refused_pod(&view, now);
         let view = Arc::new(self.composed(view, now));
         let id = view.id().to_string();
         let changed = self
@@ -166,6 +167,29 @@ impl SandboxIndex {
             .collect();
         out.extend(self.announce(&id, now));
         out
+    }
+
+    /// Until a pod exists, the API server's refusal to create it stands in for its failure (a
+    /// pod state without uid, which the Pod watch replaces once a pod appears).
+    fn note_refused_pod(&mut self, view: &SandboxView, now: Timestamp) {
+        let id = view.id();
+        if self.pods.get(id).is_some_and(|p| !p.uid.is_empty()) {
+            return;
+        }
+        let Some(failure) = refused_pod(&view.controller_conditions) else {
+            self.pods.remove(id);
+            return;
+        };
+        let first_seen = match self.pods.get(id) {
+            Some(old) if old.failure.as_ref().is_some_and(|f| same_failure(f, &failure)) => old.first_seen,
+            _ => now,
+        };
+        let state = PodState {
+            uid: String::new(),
+            failure: Some(failure),
+            first_seen,
+        };
+        self.pods.insert(id.to_string(), state);
     }
 
     /// The controller's view with the pod's failure (if any) laid over its `Ready` condition.
@@ -254,7 +278,11 @@ impl SandboxIndex {
                 let Some(seen) = self.pod_relist.take() else {
                     return Vec::new();
                 };
-                let mut gone: Vec<String> = self.pods.keys().filter(|id| !seen.contains(*id)).cloned().collect();
+                // A refused pod (no uid) was never in a Pod list.
+                let mut gone: Vec<String> = (self.pods.iter())
+                    .filter(|(id, p)| !p.uid.is_empty() && !seen.contains(*id))
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 gone.sort();
                 let mut out = Vec::new();
                 for id in gone {
@@ -311,6 +339,9 @@ impl SandboxIndex {
         }
         self.take(view.id())?;
         self.announced.remove(view.id());
+        if self.pods.get(view.id()).is_some_and(|p| p.uid.is_empty()) {
+            self.pods.remove(view.id());
+        }
         Some(deleted_event(view.id()))
     }
 

@@ -176,7 +176,7 @@ mod pods {
     use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
     use super::*;
-    use crate::kubernetes::pod_status::PULL_GRACE;
+    use crate::kubernetes::pod_status::{PULL_GRACE, REFUSED_GRACE};
 
     fn pod(id: &str, uid: &str, waiting: Option<&str>) -> Pod {
         let state = match waiting {
@@ -247,6 +247,62 @@ mod pods {
                 .is_empty()
         );
         assert!(index.tick(at(100)).is_empty());
+    }
+
+    /// The controller's answer when the API server refused the pod (SCC admission here).
+    fn refused(id: &str, message: &str) -> DynamicObject {
+        let mut obj = sandbox(id, &format!("uid-{id}"), "False");
+        obj.data["status"] = json!({"conditions": [
+            {"type": "Ready", "status": "False", "reason": "ReconcilerError", "message": message}
+        ]});
+        obj
+    }
+
+    #[test]
+    fn a_pod_the_api_server_refused_is_announced_at_once_and_fails_after_its_grace() {
+        let scc = "Error seen: admission webhook \"scc.admission.security.openshift.io\" denied the request: \
+                   pods \"default--a\" is forbidden: unable to validate against any security context constraint: \
+                   provider openshell-sandbox: .spec.securityContext: not usable by user or serviceaccount";
+        let other = "Error seen: pod get failed: the server was unable to return a response in the time allotted";
+        let mut index = synced(&["a", "b"]);
+        let out = index.apply_at(Event::Apply(refused("a", scc)), at(0));
+        assert_eq!(describe(&out), ["sandbox:a", "event:a"]);
+        let Some(Payload::PlatformEvent(e)) = &out[1].payload else {
+            panic!("platform event")
+        };
+        let e = e.event.clone().expect("event");
+        assert_eq!(e.reason, "FailedCreate");
+        assert!(
+            e.message
+                .starts_with("pods \"default--a\" is forbidden: unable to validate"),
+            "{}",
+            e.message
+        );
+        assert_eq!(phase(&index, "a"), "provisioning", "an admin may still grant the SCC");
+        assert!(
+            index.apply_at(Event::Apply(refused("a", scc)), at(5)).is_empty(),
+            "announced once"
+        );
+        // A Pod relist knows nothing of a pod that was never made: the refusal stays.
+        index.apply_pod(Event::Init, at(6));
+        assert!(index.apply_pod(Event::InitDone, at(6)).is_empty());
+        let grace = REFUSED_GRACE.as_secs() as i64;
+        assert_eq!(describe(&index.tick(at(grace))), ["sandbox:a"]);
+        assert_eq!(
+            (phase(&index, "a"), ready_reason(&index, "a")),
+            ("error", "FailedCreate".into())
+        );
+        // Once the grant is there the pod exists, and the refusal is gone.
+        index.apply_pod(Event::Apply(pod("a", "p-1", None)), at(grace + 1));
+        index.apply_at(Event::Apply(sandbox("a", "uid-a", "False")), at(grace + 1));
+        assert_eq!(phase(&index, "a"), "provisioning");
+        // Other reconciler errors are the controller's own transient trouble.
+        assert_eq!(
+            describe(&index.apply_at(Event::Apply(refused("b", other)), at(0))),
+            ["sandbox:b"]
+        );
+        assert!(index.tick(at(1000)).is_empty());
+        assert_eq!(phase(&index, "b"), "provisioning");
     }
 
     #[test]

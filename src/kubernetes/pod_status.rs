@@ -80,6 +80,10 @@ pub const INIT_FAILED: &str = "InitContainerFailed";
 pub const UNSCHEDULABLE: &str = "Unschedulable";
 /// Reason of a pod in phase Failed (evicted, deadline exceeded, ...) without a reason of its own.
 pub const POD_FAILED: &str = "PodFailed";
+/// Reason of a pod the API server refused to create, as ReplicaSets report it.
+pub const FAILED_CREATE: &str = "FailedCreate";
+/// An admin may add the missing SCC grant or quota; the controller retries with backoff.
+pub const REFUSED_GRACE: Duration = Duration::from_secs(30);
 /// The transient reason used while a failure is within its grace.
 pub const PENDING_REASON: &str = "DependenciesNotReady";
 
@@ -155,6 +159,26 @@ pub fn pod_failure(pod: &Pod) -> Option<PodFailure> {
         });
     }
     None
+}
+
+/// A pod the API server refused to create (admission: an SCC, a quota, a policy webhook) never
+/// reaches the Pod watch. The controller then reports `Ready=False`, `ReconcilerError`, with the
+/// API server's answer in the message; that answer is the pod's failure.
+pub fn refused_pod(conditions: &[DriverCondition]) -> Option<PodFailure> {
+    let ready = conditions
+        .iter()
+        .find(|c| c.r#type == "Ready" && c.status == "False" && c.reason == "ReconcilerError")?;
+    let refusal = &ready.message[ready.message.find("pods \"")?..];
+    if !refusal.contains("\" is forbidden") {
+        return None;
+    }
+    Some(PodFailure {
+        reason: FAILED_CREATE.into(),
+        message: clean_message(refusal),
+        container: None,
+        grace: Grace::For(REFUSED_GRACE),
+        since: None,
+    })
 }
 
 fn container_failure(c: &ContainerStatus, init: bool) -> Option<PodFailure> {

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod corpus;
 pub mod memory;
 pub mod memory_server;
+pub mod openshift;
 pub mod tier3;
 
 use std::collections::HashMap;

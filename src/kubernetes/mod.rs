@@ -15,6 +15,7 @@ pub mod index;
 pub mod limits;
 pub mod nodes;
 pub mod permissions;
+pub mod platform_event;
 pub mod pod_status;
 pub mod provisioner;
 pub mod readiness;

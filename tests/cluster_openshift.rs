@@ -111,12 +111,7 @@ impl OpenShiftEnv {
 
     /// What `oc adm policy add-scc-to-user` would do: the grant of deploy/openshift/scc.yaml.
     fn grant_scc(&self) {
-        let grant = for_scc(&rbac_for("deploy/openshift/scc.yaml", &self.namespace, None), &self.scc);
-        let docs: Vec<&str> = grant
-            .split("---\n")
-            .filter(|d| !d.contains("kind: SecurityContextConstraints"))
-            .collect();
-        self.cluster.kubectl(&["apply", "-f", "-"], Some(&docs.join("---\n")));
+        common::openshift::grant_scc(&self.cluster, &self.namespace, &self.scc);
     }
 
     fn get_json(&self, kind: &str, name: &str) -> Option<Value> {

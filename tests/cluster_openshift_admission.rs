@@ -127,12 +127,7 @@ impl AdmissionEnv {
 
     /// deploy/openshift/scc.yaml's grant (what `oc adm policy add-scc-to-user` makes).
     fn grant_scc(&self) {
-        let grant = for_scc(&rbac_for("deploy/openshift/scc.yaml", &self.namespace, None), &self.scc);
-        let docs: Vec<&str> = grant
-            .split("---\n")
-            .filter(|d| !d.contains("kind: SecurityContextConstraints"))
-            .collect();
-        self.cluster.kubectl(&["apply", "-f", "-"], Some(&docs.join("---\n")));
+        common::openshift::grant_scc(&self.cluster, &self.namespace, &self.scc);
     }
 
     fn revoke_scc(&self) {

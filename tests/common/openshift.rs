@@ -110,3 +110,14 @@ impl Drop for ManagedOpenShift {
         let _ = (self.cluster).try_kubectl(&["delete", SCC_RESOURCE, &self.scc, "--ignore-not-found"], None);
     }
 }
+
+/// What `oc adm policy add-scc-to-user` would do in `namespace`: deploy/openshift/scc.yaml's
+/// `use` grant, pointed at `scc`, without the SCC itself.
+pub fn grant_scc(cluster: &Cluster, namespace: &str, scc: &str) {
+    let grant = for_scc(&rbac_for("deploy/openshift/scc.yaml", namespace, None), scc);
+    let docs: Vec<&str> = grant
+        .split("---\n")
+        .filter(|d| !d.contains("kind: SecurityContextConstraints"))
+        .collect();
+    cluster.kubectl(&["apply", "-f", "-"], Some(&docs.join("---\n")));
+}

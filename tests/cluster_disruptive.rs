@@ -11,6 +11,11 @@ use common::*;
 use openshell_driver_openshift::proto::*;
 
 const WITHIN: Duration = Duration::from_secs(90);
+/// After an API server restart every client of the chain (the agent-sandbox controller, the
+/// scheduler, kwok, the driver) relists with client-go's backoff, up to 30 s each, after an API
+/// server that takes tens of seconds to start on a loaded machine: the changes must arrive, in
+/// their time.
+const AFTER_RESTART: Duration = Duration::from_secs(240);
 
 fn cluster_dir() -> String {
     std::env::var("CLUSTER_DIR")
@@ -28,8 +33,8 @@ async fn restricted_driver(cluster: &Cluster, namespace: &str, dir: &std::path::
     .await
 }
 
-async fn create_when_possible(driver: &DriverProcess, id: &str, name: &str) {
-    eventually(WITHIN, "a create accepted", || async {
+async fn create_when_possible(driver: &DriverProcess, id: &str, name: &str, within: Duration) {
+    eventually(within, "a create accepted", || async {
         let mut client = driver.client().await;
         client
             .create_sandbox(CreateSandboxRequest {
@@ -41,6 +46,28 @@ async fn create_when_possible(driver: &DriverProcess, id: &str, name: &str) {
     .await;
 }
 
+/// What the cluster holds for a failed assertion: which part of the chain (controller, scheduler,
+/// kwok) did not resume after the restart.
+fn cluster_state(cluster: &Cluster, namespace: &str) -> String {
+    let objects = cluster
+        .try_kubectl(&["get", "sandbox,pod", "-n", namespace, "-o", "yaml"], None)
+        .unwrap_or_else(|e| e);
+    let events = cluster
+        .try_kubectl(&["get", "events", "-n", namespace], None)
+        .unwrap_or_else(|e| e);
+    let logs: String = ["agent-sandbox-controller", "kube-scheduler", "kwok"]
+        .iter()
+        .map(|name| {
+            let path = format!("{}/logs/{name}.log", cluster_dir());
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!("--- {path} (last 30 lines)\n{}\n", tail.join("\n"))
+        })
+        .collect();
+    format!("{objects}\n{events}\n{logs}")
+}
+
 #[tokio::test]
 #[ignore = "tier 3: needs the local cluster (make test-integration)"]
 async fn a_watch_stream_survives_an_api_server_restart_without_losing_changes() {
@@ -49,8 +76,8 @@ async fn a_watch_stream_survives_an_api_server_restart_without_losing_changes() 
     let dir = tempfile::tempdir().expect("tempdir");
     let driver = restricted_driver(&cluster, &namespace, dir.path()).await;
     let (a, b) = (new_id(), new_id());
-    create_when_possible(&driver, &a, "before-a").await;
-    create_when_possible(&driver, &b, "before-b").await;
+    create_when_possible(&driver, &a, "before-a", WITHIN).await;
+    create_when_possible(&driver, &b, "before-b", WITHIN).await;
     let mut client = driver.client().await;
     let mut watch = Events::open(&mut client).await;
     // Both in one pass: the replay comes in id order, so waiting for one id at a time would
@@ -76,6 +103,7 @@ async fn a_watch_stream_survives_an_api_server_restart_without_losing_changes() 
         .status()
         .expect("restart script");
     assert!(status.success(), "API server restarted");
+    let restarted = std::time::Instant::now();
     // Changes right after the restart, while the driver's watch is still reconnecting.
     cluster.kubectl(
         &[
@@ -89,20 +117,36 @@ async fn a_watch_stream_survives_an_api_server_restart_without_losing_changes() 
         None,
     );
     let c = new_id();
-    create_when_possible(&driver, &c, "after-c").await;
+    create_when_possible(&driver, &c, "after-c", AFTER_RESTART).await;
+    eprintln!(
+        "the create after the restart accepted {:?} after it",
+        restarted.elapsed()
+    );
 
-    let deleted = watch.until(WITHIN, |e| deleted_id(e) == Some(a.as_str())).await;
+    let deleted = watch.until(AFTER_RESTART, |e| deleted_id(e) == Some(a.as_str())).await;
+    eprintln!(
+        "the deletion reached the stream {:?} after the restart",
+        restarted.elapsed()
+    );
     assert!(
         deleted.is_some(),
         "the deletion during the reconnect reached the same stream; log:\n{}",
         driver.log()
     );
     let ready = watch
-        .until(WITHIN, |e| snapshot_of(e).is_some_and(|s| s.id == c && is_ready(s)))
+        .until(AFTER_RESTART, |e| {
+            snapshot_of(e).is_some_and(|s| s.id == c && is_ready(s))
+        })
         .await;
+    eprintln!(
+        "the new sandbox Ready on the stream {:?} after the restart",
+        restarted.elapsed()
+    );
     assert!(
         ready.is_some(),
-        "the sandbox created after the restart reached the same stream"
+        "the sandbox created after the restart reached the same stream; cluster:\n{}\nlog:\n{}",
+        cluster_state(&cluster, &namespace),
+        driver.log()
     );
     let list = list_all(&mut client).await.expect("list");
     let mut ids: Vec<_> = list.iter().map(|s| s.id.clone()).collect();
@@ -181,7 +225,7 @@ async fn b_missing_crd_is_failed_precondition_until_it_is_installed() {
     })
     .await;
     let id = new_id();
-    create_when_possible(&driver, &id, "late").await;
+    create_when_possible(&driver, &id, "late", WITHIN).await;
     let got = eventually(WITHIN, "the new sandbox in the cache", || {
         let mut client = client.clone();
         let id = id.clone();

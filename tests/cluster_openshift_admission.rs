@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::cluster::{Cluster, rbac_for, unique_namespace};
-use common::openshift::{ManagedOpenShift, SCC_RESOURCE, for_scc, scc_copy};
+use common::openshift::{Allocation, ManagedOpenShift, SCC_RESOURCE, allocation_now, for_scc, scc_copy};
 use common::*;
 use openshell_driver_openshift::proto::json::json_to_struct;
 use openshell_driver_openshift::proto::watch_sandboxes_event::Payload;
@@ -44,32 +44,12 @@ fn openshift_cluster() -> Cluster {
     cluster
 }
 
-/// What the namespace allocator gave a namespace: first UID, first supplemental GID, MCS level.
-#[derive(Debug, Clone)]
-struct Allocation {
-    uid: String,
-    gid: String,
-    mcs: String,
-}
-
 /// Waits for the allocator's annotations, as the driver must on a real cluster.
 async fn allocation_of(cluster: &Cluster, namespace: &str) -> Allocation {
     eventually(
         Duration::from_secs(20),
         "the namespace allocator's annotations",
-        || async {
-            let out = cluster
-                .try_kubectl(&["get", "namespace", namespace, "-o", "json"], None)
-                .ok()?;
-            let ns: Value = serde_json::from_str(&out).ok()?;
-            let a = &ns["metadata"]["annotations"];
-            let first = |key: &str| a[key].as_str()?.split('/').next().map(str::to_string);
-            Some(Allocation {
-                uid: first("openshift.io/sa.scc.uid-range")?,
-                gid: first("openshift.io/sa.scc.supplemental-groups")?,
-                mcs: a["openshift.io/sa.scc.mcs"].as_str()?.to_string(),
-            })
-        },
+        || async { allocation_now(cluster, namespace) },
     )
     .await
 }
@@ -375,6 +355,40 @@ async fn without_the_grant_the_preflight_refuses_and_so_does_openshifts_admissio
     .await;
     assert!(failed.message.contains("is forbidden"), "{failed:?}");
     assert!(env.get_json("pod", "default--p").is_none(), "no pod was admitted");
+}
+
+#[tokio::test]
+#[ignore = "tier 3 (OpenShift admission): needs hack/cluster/up.sh --openshift (make test-integration)"]
+async fn an_scc_without_image_volumes_refuses_image_volume_delivery_before_anything_is_written() {
+    // The local API server is 1.36: `auto` delivers the supervisor by image volume, which an
+    // SCC from before OpenShift 4.20 does not list. OpenShift's admission would refuse the pod
+    // after the Sandbox exists; the driver's preflight refuses the create instead.
+    let env = AdmissionEnv::start(None).await;
+    env.grant_scc();
+    let volumes = r#"[{"op": "replace", "path": "/volumes", "value": ["configMap", "downwardAPI", "emptyDir", "persistentVolumeClaim", "projected", "secret"]}]"#;
+    env.cluster
+        .kubectl(&["patch", SCC_RESOURCE, &env.scc, "--type=json", "-p", volumes], None);
+    let mut client = env.driver.client().await;
+    let sandbox = sandbox_request(&new_id(), "iv");
+    let err = client
+        .create_sandbox(CreateSandboxRequest { sandbox: Some(sandbox) })
+        .await
+        .expect_err("the SCC does not allow image volumes");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("does not allow image volumes") && err.message().contains(&env.scc),
+        "{}",
+        err.message()
+    );
+    assert!(env.names("sandboxes").is_empty(), "nothing half-made");
+    let (ok, lines) = env.check();
+    assert!(!ok && verdict_of(&lines, "scc") == Some("fail"), "{lines:?}");
+    let detail = lines
+        .iter()
+        .find(|l| l.0 == "scc")
+        .map(|l| l.2.clone())
+        .unwrap_or_default();
+    assert!(detail.contains("image volumes"), "{detail}");
 }
 
 #[tokio::test]

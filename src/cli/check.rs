@@ -1,5 +1,8 @@
 //! `check`: preflight of the current kubeconfig for running the driver.
 
+#[path = "check_scc.rs"]
+mod scc;
+
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
@@ -11,14 +14,11 @@ use crate::config::{DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use crate::error::DriverError;
 use crate::kubernetes::capacity::allocatable_gpus;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
-use crate::kubernetes::nodes::NodeStore;
 use crate::kubernetes::permissions::NamedObject;
-use crate::kubernetes::render::GPU_RESOURCE;
-use crate::kubernetes::render::sandbox_service_account;
+use crate::kubernetes::render::{GPU_RESOURCE, sandbox_service_account};
 use crate::kubernetes::sideload::resolve;
 use crate::kubernetes::supervisor::{checked_endpoint, missing_tls_keys};
 use crate::metrics::NoopMetrics;
-use crate::openshift::OpenShiftEnricher;
 use crate::openshift::api::{SCC_PLURAL, scc_resource};
 use crate::openshift::detect::{PlatformFacts, openshift_active};
 use crate::openshift::permissions::required;
@@ -140,7 +140,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
     lines.extend(permission_lines(&kube, config, openshift).await);
     lines.extend(supervisor_lines(&kube, config).await);
     if openshift && config.workspace_mode == WorkspaceMode::Shared {
-        lines.push(scc_line(client.clone(), config).await);
+        lines.push(scc::scc_line(client.clone(), &kube, config).await);
     }
     lines.push(gpu_line(&kube).await);
     if let Some(version) = served {
@@ -346,26 +346,6 @@ async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckL
             Verdict::Warn,
             format!("{name}: cannot tell ({e})"),
         ),
-    }
-}
-
-/// Whether sandbox pods in the sandbox namespace would be admitted under the SCC.
-async fn scc_line(client: kube::Client, config: &DriverConfig) -> CheckLine {
-    let config = std::sync::Arc::new(config.clone());
-    let scc = config.openshift.scc.clone();
-    // The preflight reads no Nodes, so their watch (started on first use) never starts.
-    let nodes = NodeStore::new(client.clone(), tokio::sync::watch::channel(false).1);
-    let result = match OpenShiftEnricher::new(config.clone(), client, nodes, std::sync::Arc::new(NoopMetrics)) {
-        Ok(enricher) => enricher.scc_preflight(&config.namespace).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => line(
-            "scc",
-            Verdict::Pass,
-            format!("{scc} exists, admits sandbox pods, and their ServiceAccount may use it"),
-        ),
-        Err(e) => line("scc", Verdict::Fail, e.to_string()),
     }
 }
 

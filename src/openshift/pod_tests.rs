@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::config::{DriverConfig, ExposeAuth, RouteTls};
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, identity_of};
 use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, SandboxManifest, render_sandbox};
+use crate::kubernetes::sideload::SupervisorSideload;
 use crate::openshift::companions::*;
 use crate::openshift::detect::PlatformFacts;
 use crate::openshift::enrich_offline;
@@ -429,11 +430,47 @@ fn scc_admission_preflight() {
             vec![],
         ),
     ];
+    let plain_volumes = volumes(&["emptyDir", "secret"]);
     for (what, scc, plan, expected) in cases {
-        let problems = scc_problems(&scc, plan, &caps);
+        let problems = scc_problems(&scc, plan, &caps, &plain_volumes);
         assert_eq!(problems.len(), expected.len(), "{what}: {problems:?}");
         for (problem, needle) in problems.iter().zip(expected) {
             assert!(problem.contains(needle), "{what}: {problem} lacks {needle}");
+        }
+    }
+}
+
+fn volumes(types: &[&str]) -> std::collections::BTreeSet<String> {
+    types.iter().map(|t| t.to_string()).collect()
+}
+
+#[test]
+fn the_pods_own_volume_types_are_what_the_scc_must_allow() {
+    let caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
+    let config = DriverConfig::defaults();
+    let plain = plan(&config, "", &Default::default(), None, None);
+    let no_image = scc(json!({"volumes": ["emptyDir", "secret", "projected"]}));
+    let cases = [
+        (SupervisorSideload::ImageVolume, vec!["image"]),
+        (SupervisorSideload::InitContainer, vec![]),
+    ];
+    for (sideload, expected) in cases {
+        let config = DriverConfig {
+            supervisor_sideload: sideload,
+            ..DriverConfig::defaults()
+        };
+        let pod = rendered(&request(None), &config).manifest.spec.pod_template.spec;
+        let types = volume_types(&pod);
+        assert!(types.contains("emptyDir"), "{sideload:?}: {types:?}");
+        assert_eq!(
+            types.contains("image"),
+            sideload == SupervisorSideload::ImageVolume,
+            "{types:?}"
+        );
+        let problems = scc_problems(&no_image, &plain, &caps, &types);
+        assert_eq!(problems.len(), expected.len(), "{sideload:?}: {problems:?}");
+        for (problem, needle) in problems.iter().zip(expected) {
+            assert!(problem.contains(needle), "{problem} lacks {needle}");
         }
     }
 }
@@ -450,7 +487,15 @@ fn the_shipped_scc_admits_sandbox_pods() {
         .map(|d| serde_json::Value::deserialize(d).expect("yaml"))
         .find(|d| d["kind"] == "SecurityContextConstraints")
         .expect("an SCC");
-    assert_eq!(scc_problems(&scc, &with_auth, &caps), Vec::<String>::new());
+    for sideload in [SupervisorSideload::ImageVolume, SupervisorSideload::InitContainer] {
+        let config = DriverConfig {
+            supervisor_sideload: sideload,
+            ..DriverConfig::defaults()
+        };
+        let pod = rendered(&request(None), &config).manifest.spec.pod_template.spec;
+        let problems = scc_problems(&scc, &with_auth, &caps, &volume_types(&pod));
+        assert_eq!(problems, Vec::<String>::new(), "{sideload:?}");
+    }
     // Exactly what the agent needs, nothing that breaks out of the pod.
     assert_eq!(scc["allowPrivilegedContainer"], false);
     for host in [

@@ -1,7 +1,9 @@
 //! The SecurityContextConstraints side: would an SCC admit sandbox pods, and the RoleBinding that
 //! lets a sandbox ServiceAccount use it. Pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::PodSpec;
 
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -12,8 +14,27 @@ use crate::openshift::pod::OpenShiftPlan;
 /// Name of the RoleBinding the driver makes in a workspace namespace (managed mode).
 pub const SCC_GRANT_BINDING: &str = "openshell-sandbox-scc";
 
-/// Why an SCC would not admit the sandbox pod (empty: it would). Reads the SCC as stored.
-pub fn scc_problems(scc: &serde_json::Value, plan: &OpenShiftPlan, capabilities: &[&str]) -> Vec<String> {
+/// The SCC volume types (its `volumes:` names) a pod uses: each volume's source field, e.g.
+/// `image` for the supervisor delivered by image volume, `persistentVolumeClaim` for a mount.
+pub fn volume_types(pod: &PodSpec) -> BTreeSet<String> {
+    pod.volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| serde_json::to_value(v).ok())
+        .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+        .flatten()
+        .filter(|k| k != "name")
+        .collect()
+}
+
+/// Why an SCC would not admit the sandbox pod (empty: it would). Reads the SCC as stored;
+/// `pod_volumes` are the rendered pod's volume types (`volume_types`).
+pub fn scc_problems(
+    scc: &serde_json::Value,
+    plan: &OpenShiftPlan,
+    capabilities: &[&str],
+    pod_volumes: &BTreeSet<String>,
+) -> Vec<String> {
     let strings = |key: &str| -> Vec<String> {
         scc[key]
             .as_array()
@@ -37,11 +58,12 @@ pub fn scc_problems(scc: &serde_json::Value, plan: &OpenShiftPlan, capabilities:
         problems.push("runAsUser is not RunAsAny (the supervisor starts as root)".into());
     }
     let volumes = strings("volumes");
-    let mut needed = vec!["emptyDir", "secret"];
+    let mut needed = pod_volumes.clone();
+    // The OAuth proxy's volumes are added after this check (apply_plan).
     if plan.exposure.as_ref().is_some_and(|e| e.auth == ExposeAuth::Openshift) {
-        needed.push("projected");
+        needed.extend(["projected".to_string(), "secret".to_string()]);
     }
-    for volume in needed {
+    for volume in &needed {
         if !volumes.iter().any(|v| v == volume || v == "*") {
             problems.push(format!("it does not allow {volume} volumes"));
         }

@@ -26,6 +26,7 @@ use crate::openshift::expose::EXPOSE_KEY;
 use crate::openshift::namespace::{NamespaceSecurity, allocation_pending, is_selinux_type, namespace_security};
 use crate::openshift::pod::{OpenShiftPlan, apply_plan, expose_names};
 use crate::openshift::routes::RouteState;
+use crate::openshift::scc::volume_types;
 use crate::proto::DriverSandbox;
 use crate::provisioner::SandboxEndpoint;
 
@@ -217,11 +218,12 @@ impl PlatformEnricher for OpenShiftEnricher {
             return Ok(());
         };
         let namespace = &rendered.identity.namespace;
+        let volumes = volume_types(&rendered.manifest.spec.pod_template.spec);
         if self.grants_scc() {
             // The create binds the SCC in the workspace namespace; only the SCC itself is checked.
-            self.check_scc_admits(namespace, &plan).await
+            self.check_scc_admits(namespace, &plan, &volumes).await
         } else {
-            self.check_scc(namespace, &plan).await
+            self.check_scc(namespace, &plan, &volumes).await
         }
     }
 
@@ -230,11 +232,12 @@ impl PlatformEnricher for OpenShiftEnricher {
             return Ok(());
         };
         let identity = &rendered.identity;
+        let volumes = volume_types(&rendered.manifest.spec.pod_template.spec);
         if self.grants_scc() {
-            self.check_scc_admits(&identity.namespace, &plan).await?;
+            self.check_scc_admits(&identity.namespace, &plan, &volumes).await?;
             self.grant_scc(&identity.namespace, &plan).await?;
         } else {
-            self.check_scc(&identity.namespace, &plan).await?;
+            self.check_scc(&identity.namespace, &plan, &volumes).await?;
         }
         let names = expose_names(&identity.object_name);
         apply_plan(&mut rendered.manifest, &plan, &names)

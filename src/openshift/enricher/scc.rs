@@ -1,6 +1,7 @@
 //! The SCC preflight and grant: the SCC exists and would admit the pod, and the sandbox
 //! ServiceAccount may use it (a SubjectAccessReview); in managed workspaces the driver grants it.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
@@ -18,8 +19,13 @@ use crate::openshift::scc::{scc_grant, scc_problems};
 
 impl OpenShiftEnricher {
     /// The SCC exists, would admit the pod, and the sandbox ServiceAccount may use it.
-    pub(super) async fn check_scc(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
-        self.check_scc_admits(namespace, plan).await?;
+    pub(super) async fn check_scc(
+        &self,
+        namespace: &str,
+        plan: &OpenShiftPlan,
+        pod_volumes: &BTreeSet<String>,
+    ) -> Result<(), DriverError> {
+        self.check_scc_admits(namespace, plan, pod_volumes).await?;
         self.check_scc_use(namespace, plan).await
     }
 
@@ -29,7 +35,12 @@ impl OpenShiftEnricher {
     }
 
     /// The SCC exists and would admit the sandbox pod.
-    pub(super) async fn check_scc_admits(&self, namespace: &str, plan: &OpenShiftPlan) -> Result<(), DriverError> {
+    pub(super) async fn check_scc_admits(
+        &self,
+        namespace: &str,
+        plan: &OpenShiftPlan,
+        pod_volumes: &BTreeSet<String>,
+    ) -> Result<(), DriverError> {
         let scc_name = &plan.scc;
         let grant = Self::grant_command(namespace, plan);
         let sccs: Api<DynamicObject> = Api::all_with(self.kube.client.clone(), &scc_resource());
@@ -48,7 +59,8 @@ impl OpenShiftEnricher {
             Err(e) => return Err(e),
         };
         let stored = serde_json::to_value(&scc).map_err(|e| DriverError::Internal(format!("reading the SCC: {e}")))?;
-        let problems = scc_problems(&stored, plan, &crate::kubernetes::supervisor::AGENT_CAPABILITIES);
+        let caps = crate::kubernetes::supervisor::AGENT_CAPABILITIES;
+        let problems = scc_problems(&stored, plan, &caps, pod_volumes);
         if !problems.is_empty() {
             return Err(DriverError::FailedPrecondition(format!(
                 "SecurityContextConstraints {scc_name} would not admit sandbox pods: {}; compare it with deploy/openshift/scc.yaml",
@@ -104,12 +116,13 @@ impl OpenShiftEnricher {
     }
 
     /// The SCC preflight for a plain sandbox in `namespace` (for `check`): the SCC exists,
-    /// would admit the pod, and the sandbox ServiceAccount may use it.
-    pub async fn scc_preflight(&self, namespace: &str) -> Result<(), DriverError> {
+    /// would admit its pod (whose volume types are `pod_volumes`), and the sandbox
+    /// ServiceAccount may use it.
+    pub async fn scc_preflight(&self, namespace: &str, pod_volumes: &BTreeSet<String>) -> Result<(), DriverError> {
         let facts = self.facts().await.unwrap_or_default();
         let security = self.namespace_security(namespace).await?;
         let plan = Applies { exposure: None }.plan(&self.config, &facts, &security);
-        self.check_scc(namespace, &plan).await
+        self.check_scc(namespace, &plan, pod_volumes).await
     }
 
     /// Managed workspaces are the driver's own namespaces, so it grants the SCC there itself.

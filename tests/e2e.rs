@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 #[path = "e2e/tier4.rs"]
 mod tier4;
 
+#[path = "e2e/openshift.rs"]
+mod openshift;
+
 use tier4::*;
 
 #[test]

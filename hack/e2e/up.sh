@@ -11,7 +11,8 @@
 # openshell.test/node=real:NoSchedule: only pods that tolerate the taint land there (kwok keeps
 # the fake nodes, which are labelled type=kwok). Pods use `imagePullPolicy: Never`.
 # Environment: OPENSHELL_BIN_DIR (default ../shared/osh beside the repository),
-# E2E_KEEP_ON_FAILURE=1 (leave a failed start running for a look), E2E_SKIP_SMOKE=1.
+# E2E_KEEP_ON_FAILURE=1 (leave a failed start running for a look), E2E_SKIP_SMOKE=1,
+# E2E_OPENSHIFT=1 (the control plane of up.sh --openshift: OpenShift's SCC admission decides pods).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -111,8 +112,12 @@ log "step 4/9: control plane inside $name (hack/cluster/up.sh $dir/cluster)"
 record CLUSTER_DIR "$dir/cluster"
 pods_reach_api=""
 [ "${E2E_PODS_REACH_API:-}" != 1 ] || pods_reach_api=$E2E_BRIDGE_IP
+# E2E_OPENSHIFT=1: the control plane decides like OpenShift (up.sh --openshift): its SCC admission
+# mutates and admits every pod, the real node runs what it admitted.
+openshift=()
+[ "${E2E_OPENSHIFT:-}" != 1 ] || openshift=(--openshift)
 CLUSTER_KUBELET_CLIENT=1 CLUSTER_KWOK_NODE_SELECTOR=type=kwok CLUSTER_PODS_REACH_API=$pods_reach_api \
-  inns "$repo/hack/cluster/up.sh" "$dir/cluster" >"$dir/logs/cluster-up.out"
+  inns "$repo/hack/cluster/up.sh" "${openshift[@]}" "$dir/cluster" >"$dir/logs/cluster-up.out"
 KUBECONFIG=$dir/cluster/kubeconfig
 pki=$dir/cluster/pki
 k() { inns "$KUBECTL" --kubeconfig="$KUBECONFIG" "$@"; }
@@ -412,6 +417,7 @@ E2E_AGENT_IMAGE=$E2E_AGENT_IMAGE
 E2E_SUPERVISOR_IMAGE=$E2E_SUPERVISOR_IMAGE
 E2E_LAUNCHER_IMAGE=$E2E_LAUNCHER_IMAGE
 OPENSHELL_BIN_DIR=$osh
+E2E_OPENSHIFT=${E2E_OPENSHIFT:-0}
 ENV
 mv "$dir/e2e.env.tmp" "$dir/e2e.env"
 

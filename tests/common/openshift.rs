@@ -121,3 +121,43 @@ pub fn grant_scc(cluster: &Cluster, namespace: &str, scc: &str) {
         .collect();
     cluster.kubectl(&["apply", "-f", "-"], Some(&docs.join("---\n")));
 }
+
+/// What OpenShift's namespace allocator gave a namespace: the first UID and supplemental GID of
+/// its ranges, and its MCS level. None until the allocator has annotated it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    pub uid: String,
+    pub gid: String,
+    pub mcs: String,
+}
+
+pub fn allocation_now(cluster: &Cluster, namespace: &str) -> Option<Allocation> {
+    let out = cluster
+        .try_kubectl(&["get", "namespace", namespace, "-o", "json"], None)
+        .ok()?;
+    let ns: serde_json::Value = serde_json::from_str(&out).ok()?;
+    let a = &ns["metadata"]["annotations"];
+    let first = |key: &str| a[key].as_str()?.split('/').next().map(str::to_string);
+    Some(Allocation {
+        uid: first("openshift.io/sa.scc.uid-range")?,
+        gid: first("openshift.io/sa.scc.supplemental-groups")?,
+        mcs: a["openshift.io/sa.scc.mcs"].as_str()?.to_string(),
+    })
+}
+
+/// A shared-mode driver's OpenShift setup in `namespace`: a copy of the shipped SCC named after
+/// the namespace, its grant to the sandbox ServiceAccount, and deploy/rbac.yaml plus
+/// deploy/openshift/rbac.yaml pointed at it. Returns the SCC's name; the driver's identity is
+/// then `cluster.driver_identity_from_applied(namespace, ..)`.
+pub fn shared_mode_scc(cluster: &Cluster, namespace: &str) -> String {
+    let scc = format!("openshell-sandbox-{namespace}");
+    cluster.kubectl(&["apply", "-f", "-"], Some(&scc_copy(&scc, None)));
+    grant_scc(cluster, namespace, &scc);
+    let rbac = [
+        rbac_for("deploy/rbac.yaml", namespace, None),
+        rbac_for("deploy/openshift/rbac.yaml", namespace, None),
+    ]
+    .map(|r| for_scc(&r, &scc));
+    cluster.kubectl(&["apply", "-f", "-"], Some(&rbac.join("---\n")));
+    scc
+}

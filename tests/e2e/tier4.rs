@@ -6,6 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::cluster::{Cluster, unique_namespace};
+use crate::common::openshift::{allocation_now, shared_mode_scc};
 
 pub const READY_WITHIN: Duration = Duration::from_secs(120);
 
@@ -15,6 +16,12 @@ pub fn var(name: &str) -> String {
 
 pub fn bin_dir() -> PathBuf {
     PathBuf::from(var("OPENSHELL_BIN_DIR"))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Platform {
+    Kubernetes,
+    OpenShift,
 }
 
 /// One gateway with its own namespace, PKI, driver and CLI configuration.
@@ -41,9 +48,30 @@ impl Tier4 {
 
     /// `extra`: more driver flags (e.g. `--supervisor-sideload init-container`).
     pub fn start_opts(auth: &str, managed: bool, extra: &[&str]) -> Self {
+        Self::start_on(Platform::Kubernetes, auth, managed, extra)
+    }
+
+    /// On OpenShift (a tier from `E2E_OPENSHIFT=1 hack/e2e/up.sh`): a shared-mode driver with
+    /// `--platform openshift`, its own copy of the shipped SCC granted to the sandbox
+    /// ServiceAccount, under deploy/rbac.yaml plus deploy/openshift/rbac.yaml.
+    pub fn start_openshift(auth: &str) -> Self {
+        Self::start_on(Platform::OpenShift, auth, false, &[])
+    }
+
+    fn start_on(platform: Platform, auth: &str, managed: bool, extra: &[&str]) -> Self {
         let cluster = Cluster::from_env();
         let namespace = unique_namespace("e2e");
         cluster.create_namespace(&namespace);
+        let platform_args = match platform {
+            Platform::Kubernetes => vec!["--platform".to_string(), "kubernetes".to_string()],
+            Platform::OpenShift => {
+                wait_for(Duration::from_secs(20), "the namespace allocator's annotations", || {
+                    allocation_now(&cluster, &namespace).is_some()
+                });
+                let scc = shared_mode_scc(&cluster, &namespace);
+                ["--platform", "openshift", "--scc", &scc].map(str::to_string).to_vec()
+            }
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let pki = dir.path().join("pki");
@@ -94,7 +122,9 @@ impl Tier4 {
             std::fs::copy(pki.join(from), cli_mtls.join(to)).expect("cli cert");
         }
         let socket = dir.path().join("driver/driver.sock");
-        let kubeconfig = if managed {
+        let kubeconfig = if platform == Platform::OpenShift {
+            cluster.driver_identity_from_applied(&namespace, dir.path())
+        } else if managed {
             cluster.driver_identity_from("deploy/rbac-managed.yaml", &namespace, dir.path(), None)
         } else {
             cluster.driver_identity(&namespace, dir.path(), None)
@@ -133,8 +163,6 @@ impl Tier4 {
                 "never",
                 "--app-armor-profile",
                 "unconfined",
-                "--platform",
-                "kubernetes",
                 "--metrics-bind-address",
                 "",
                 "--log-format",
@@ -142,6 +170,7 @@ impl Tier4 {
             ]
             .map(str::to_string),
         );
+        driver_args.extend(platform_args);
         driver_args.extend(extra.iter().map(|a| a.to_string()));
         let mut tier = Self {
             cluster,

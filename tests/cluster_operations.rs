@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::cluster::{CLIENT_TLS_SECRET, unique_namespace};
 use common::tier3::{Env, ManagedEnv, READY_WITHIN};
 use common::*;
@@ -159,8 +161,8 @@ async fn check_passes_with_the_documented_rbac_and_fails_without_a_permission() 
     assert_eq!(verdict_of(&lines, "sandbox-crd"), Some("pass"));
     assert_eq!(verdict_of(&lines, "controller"), Some("pass"), "{lines:?}");
     let permissions: Vec<_> = lines.iter().filter(|(c, _, _)| c.starts_with("permission ")).collect();
-    // 14: with pods list/watch (pod failures), the sandbox ServiceAccount's get and nodes watch.
-    assert_eq!(permissions.len(), 14, "{permissions:?}");
+    // 16: with pods list/watch (pod failures), the sandbox ServiceAccount's get, list, watch and nodes watch.
+    assert_eq!(permissions.len(), 16, "{permissions:?}");
     assert!(permissions.iter().all(|(_, v, _)| v == "pass"), "{permissions:?}");
     assert_eq!(verdict_of(&lines, "sandbox-service-account"), Some("pass"), "{lines:?}");
     let gpu = lines.iter().find(|(c, _, _)| c == "gpu-nodes").expect("gpu line");
@@ -284,4 +286,86 @@ async fn metrics_and_health_follow_the_work_done() {
         !after.contains(&env.namespace),
         "no sandbox or namespace names in labels"
     );
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn creates_ask_a_watch_of_the_sandbox_service_account_not_the_api_server() {
+    // A ServiceAccount of its own: the namespace's `default` would be remade at once.
+    let env = Env::start_with(None, &["--sandbox-service-account", "agent-sa"]).await;
+    let ns = env.namespace.as_str();
+    let driver = format!("--serviceaccount={ns}:openshell-driver");
+    let role = [
+        "create",
+        "role",
+        "agent-sa",
+        "-n",
+        ns,
+        "--verb=get,list,watch",
+        "--resource=serviceaccounts",
+        "--resource-name=agent-sa",
+    ];
+    env.cluster.kubectl(&role, None);
+    let binding = [
+        "create",
+        "rolebinding",
+        "agent-sa",
+        "-n",
+        ns,
+        "--role=agent-sa",
+        &driver,
+    ];
+    env.cluster.kubectl(&binding, None);
+    env.cluster
+        .kubectl(&["create", "serviceaccount", "agent-sa", "-n", ns], None);
+    let addr = env.driver.metrics_addr.clone();
+    let lookups = || async {
+        let (_, metrics) = http_get(&addr, "/metrics").await;
+        metric_value(
+            &metrics,
+            "openshell_driver_kube_requests_total{verb=\"get\",resource=\"serviceaccounts\",outcome=\"success\"}",
+        )
+    };
+    // The driver started before the Role: its watch is refused at first and tried again. Until
+    // it lists, each create looks the ServiceAccount up.
+    let mut n = 0;
+    let (env_ref, lookups_ref) = (&env, &lookups);
+    eventually(Duration::from_secs(90), "a create that needed no lookup", || {
+        n += 1;
+        let name = format!("watched-{n}");
+        let (env, lookups) = (env_ref, lookups_ref);
+        async move {
+            let before = lookups().await;
+            env.create(&new_id(), &name).await;
+            (lookups().await == before).then_some(())
+        }
+    })
+    .await;
+    let settled = lookups().await;
+    for i in 0..5 {
+        env.create(&new_id(), &format!("more-{i}")).await;
+    }
+    assert_eq!(lookups().await, settled, "no lookup per create once the watch has it");
+
+    // Gone: the watch says so, the next create asks, and is refused naming it.
+    env.cluster
+        .kubectl(&["delete", "serviceaccount", "agent-sa", "-n", ns], None);
+    let client = env.driver.client().await;
+    let refused = eventually(READY_WITHIN, "FAILED_PRECONDITION once it is gone", || {
+        let mut client = client.clone();
+        async move {
+            let e = client
+                .create_sandbox(CreateSandboxRequest {
+                    sandbox: Some(sandbox_request(&new_id(), "after-delete")),
+                })
+                .await
+                .err()?;
+            (e.code() == tonic::Code::FailedPrecondition).then_some(e)
+        }
+    })
+    .await;
+    assert!(refused.message().contains("agent-sa"), "{}", refused.message());
+    let _ = env
+        .cluster
+        .try_kubectl(&["delete", "namespace", ns, "--wait=false"], None);
 }

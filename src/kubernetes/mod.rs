@@ -17,6 +17,7 @@ pub mod nodes;
 pub mod permissions;
 pub mod platform_event;
 pub mod pod_status;
+pub mod presence;
 pub mod provisioner;
 pub mod readiness;
 pub mod render;

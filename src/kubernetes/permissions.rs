@@ -115,6 +115,30 @@ const SANDBOX_SERVICE_ACCOUNT_READ: Permission = named(
     NamedObject::SandboxServiceAccount,
 );
 
+/// Shared mode: a watch of the sandbox ServiceAccount alone spares creates the lookup.
+const SANDBOX_SERVICE_ACCOUNT_WATCH: [Permission; 2] = [
+    named(
+        p(
+            "list",
+            "",
+            "serviceaccounts",
+            true,
+            "the sandbox ServiceAccount's watch",
+        ),
+        NamedObject::SandboxServiceAccount,
+    ),
+    named(
+        p(
+            "watch",
+            "",
+            "serviceaccounts",
+            true,
+            "the sandbox ServiceAccount's watch",
+        ),
+        NamedObject::SandboxServiceAccount,
+    ),
+];
+
 /// Managed mode: the driver makes the sandbox ServiceAccount in each workspace namespace.
 const SANDBOX_SERVICE_ACCOUNT_CREATE: Permission = p(
     "create",
@@ -159,6 +183,7 @@ pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
         all.push(SANDBOX_SERVICE_ACCOUNT_CREATE);
     } else {
         all.push(SANDBOX_SERVICE_ACCOUNT_READ);
+        all.extend(SANDBOX_SERVICE_ACCOUNT_WATCH);
     }
     all.extend(NODES);
     all

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions, PropagationPolicy};
 use tokio::sync::watch;
@@ -18,8 +18,11 @@ use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState,
 use crate::kubernetes::enricher::{PlatformEnricher, PlatformEvents};
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, Ownership, workspace_namespace};
 use crate::kubernetes::nodes::NodeStore;
+use crate::kubernetes::presence::PresenceWatch;
 use crate::kubernetes::readiness;
-use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, render_sandbox, requested_gpus};
+use crate::kubernetes::render::{
+    RenderedSandbox, SandboxApiVersion, render_sandbox, requested_gpus, sandbox_service_account,
+};
 use crate::kubernetes::status::{SandboxView, sandbox_view};
 use crate::kubernetes::validation::validate_public_name;
 use crate::metrics::DriverMetrics;
@@ -52,6 +55,8 @@ pub struct KubeProvisioner {
     enricher: Arc<dyn PlatformEnricher>,
     metrics: Arc<dyn DriverMetrics>,
     shutdown: watch::Receiver<bool>,
+    /// Shared mode: whether the sandbox ServiceAccount exists, so a create need not GET it.
+    sandbox_account: PresenceWatch,
 }
 
 impl KubeProvisioner {
@@ -72,6 +77,15 @@ impl KubeProvisioner {
             metrics: metrics.clone(),
         };
         let unschedulable_timeout = config.unschedulable_timeout;
+        let sandbox_account = match config.workspace_mode {
+            WorkspaceMode::Shared => PresenceWatch::start(
+                Api::<ServiceAccount>::namespaced(kube.client.clone(), &config.namespace),
+                &sandbox_service_account(&config.sandbox_service_account),
+                "sandbox ServiceAccount",
+                shutdown.clone(),
+            ),
+            _ => PresenceWatch::unknown(),
+        };
         let this = Arc::new(Self {
             config,
             render_config: std::sync::OnceLock::new(),
@@ -84,6 +98,7 @@ impl KubeProvisioner {
             enricher,
             metrics,
             shutdown,
+            sandbox_account,
         });
         Arc::clone(&this.enricher).start(PlatformEvents::new(Arc::clone(&this.cache)), this.shutdown.clone());
         tokio::spawn(readiness::publish(

@@ -8,6 +8,7 @@ use kube::api::{Api, PostParams};
 use super::KubeProvisioner;
 use crate::error::DriverError;
 use crate::kubernetes::identity::{LABEL_WORKSPACE, workspace_namespace};
+use crate::kubernetes::presence::Presence;
 use crate::kubernetes::render::sandbox_service_account;
 use crate::kubernetes::supervisor::missing_tls_keys;
 
@@ -80,6 +81,10 @@ impl KubeProvisioner {
 
     /// Shared mode: the sandbox pods' ServiceAccount must exist, or the pod is never made.
     pub(super) async fn require_service_account(&self) -> Result<(), DriverError> {
+        // The watch's "absent" may be a moment old: only "present" skips the lookup.
+        if self.sandbox_account.now() == Presence::Present {
+            return Ok(());
+        }
         let name = sandbox_service_account(&self.config.sandbox_service_account);
         let accounts: Api<ServiceAccount> = Api::namespaced(self.kube.client.clone(), &self.config.namespace);
         match self.kube.call("get", "serviceaccounts", accounts.get(&name)).await {

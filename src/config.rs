@@ -308,6 +308,9 @@ pub struct DriverConfig {
     pub log_level: String,
 
     #[command(flatten)]
+    pub proxy: crate::kubernetes::proxy::ProxyConfig,
+
+    #[command(flatten)]
     pub openshift: OpenShiftConfig,
 }
 
@@ -446,6 +449,15 @@ impl DriverConfig {
             return Err(format!(
                 "--gateway-endpoint {endpoint:?} must be an http:// or https:// URL"
             ));
+        }
+        self.check_settings()
+    }
+
+    /// Combinations of flags no sandbox could work with (`serve` and `render` refuse them).
+    pub fn check_settings(&self) -> Result<(), String> {
+        self.proxy.validate()?;
+        if self.proxy.has_credential() && self.workspace_mode == WorkspaceMode::Managed {
+            return Err("--proxy-auth-secret-name: managed workspace mode does not copy the proxy credential Secret into workspace namespaces, so sandbox pods could not mount it".into());
         }
         Ok(())
     }

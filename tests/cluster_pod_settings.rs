@@ -21,3 +21,114 @@ async fn host_gateway_ip_gives_the_pod_the_gateway_host_names() {
     );
     env.wait_ready(&id).await;
 }
+
+const PROXY_FLAGS: [&str; 9] = [
+    "--https-proxy",
+    "http://proxy.corp.example:3128",
+    "--no-proxy",
+    ".svc.cluster.local",
+    "--proxy-auth-secret-name",
+    "corp-proxy",
+    "--proxy-auth-secret-key",
+    "credentials",
+    "--proxy-auth-allow-insecure",
+];
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn the_corporate_proxy_reaches_the_supervisor_as_arguments_and_its_credential_as_a_file() {
+    let env = Env::start_with(None, &PROXY_FLAGS).await;
+    let secret = "proxy-user:s3cr3t-proxy-pass";
+    env.cluster.kubectl(
+        &[
+            "-n",
+            &env.namespace,
+            "create",
+            "secret",
+            "generic",
+            "corp-proxy",
+            &format!("--from-literal=credentials={secret}"),
+        ],
+        None,
+    );
+    let id = new_id();
+    env.create(&id, "proxied").await;
+    let pod = env.stored_pod("default--proxied").await;
+    let spec = pod.spec.clone().expect("spec");
+    let agent = &spec.containers[0];
+    let command = agent.command.clone().unwrap_or_default();
+    let at = command
+        .iter()
+        .position(|a| a == "--upstream-proxy")
+        .expect("--upstream-proxy");
+    assert_eq!(
+        command[at..],
+        [
+            "--upstream-proxy",
+            "http://proxy.corp.example:3128",
+            "--upstream-no-proxy",
+            ".svc.cluster.local",
+            "--upstream-proxy-auth-file",
+            "/etc/openshell/auth/upstream-proxy",
+            "--upstream-proxy-auth-allow-insecure",
+        ]
+    );
+    let volume = spec
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .find(|v| v.name == "openshell-upstream-proxy-auth")
+        .and_then(|v| v.secret)
+        .expect("the credential's Secret volume");
+    assert_eq!(volume.secret_name.as_deref(), Some("corp-proxy"));
+    assert_eq!(volume.default_mode, Some(0o400));
+    let items = volume.items.unwrap_or_default();
+    assert_eq!(
+        (items[0].key.as_str(), items[0].path.as_str()),
+        ("credentials", "upstream-proxy")
+    );
+    let mount = agent
+        .volume_mounts
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.name == "openshell-upstream-proxy-auth")
+        .expect("mounted");
+    assert_eq!(
+        (mount.mount_path.as_str(), mount.read_only),
+        ("/etc/openshell/auth", Some(true))
+    );
+    // The credential is nowhere in the stored Pod or Sandbox, nor in the driver's log.
+    let sandbox = env.sandboxes().get("default--proxied").await.expect("sandbox");
+    let stored = format!(
+        "{}{}",
+        serde_json::to_string(&pod).expect("json"),
+        serde_json::to_string(&sandbox).expect("json")
+    );
+    assert!(!stored.contains("s3cr3t") && !env.driver.log().contains("s3cr3t"));
+    env.wait_ready(&id).await;
+
+    // `check` finds the Secret and its key, and fails a key that is not there.
+    let (_, lines) = run_check(
+        &env.cluster.kubeconfig,
+        &[&["--namespace", &env.namespace][..], &PROXY_FLAGS].concat(),
+    );
+    assert_eq!(verdict_of(&lines, "upstream-proxy"), Some("pass"), "{lines:?}");
+    let detail = &lines.iter().find(|l| l.0 == "upstream-proxy").expect("line").2;
+    assert!(!detail.contains("s3cr3t"), "{detail}");
+    let mut wrong_key = PROXY_FLAGS.to_vec();
+    wrong_key[7] = "password";
+    let (ok, lines) = run_check(
+        &env.cluster.kubeconfig,
+        &[&["--namespace", &env.namespace][..], &wrong_key].concat(),
+    );
+    assert!(!ok);
+    assert_eq!(verdict_of(&lines, "upstream-proxy"), Some("fail"), "{lines:?}");
+    let mut wrong_name = PROXY_FLAGS.to_vec();
+    wrong_name[5] = "no-such-secret";
+    let (_, lines) = run_check(
+        &env.cluster.kubeconfig,
+        &[&["--namespace", &env.namespace][..], &wrong_name].concat(),
+    );
+    assert_eq!(verdict_of(&lines, "upstream-proxy"), Some("fail"), "{lines:?}");
+}

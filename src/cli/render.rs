@@ -40,6 +40,7 @@ pub struct RenderArgs {
 /// The YAML documents for `input`: the Sandbox, then the token Secret with its value redacted.
 pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     let request = crate::cli::read_sandbox(input)?;
+    args.driver.check_settings().map_err(anyhow::Error::msg)?;
     let mut driver = args.driver.clone();
     if driver.gateway_endpoint.is_empty() {
         // Offline review needs no gateway; the placeholder shows where the URL goes.

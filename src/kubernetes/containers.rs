@@ -17,7 +17,11 @@ pub(crate) fn pull_policy(config: &DriverConfig) -> Option<String> {
 /// and execs the supervisor, which starts the user's command from OPENSHELL_MAIN_PROCESS_SPEC
 /// inside its isolation (container `args` would replace that command, so every flag goes
 /// into `command`).
-pub(crate) fn launched_supervisor(delivery: &crate::kubernetes::sideload::Delivery, env: &[EnvVar]) -> Vec<String> {
+pub(crate) fn launched_supervisor(
+    config: &DriverConfig,
+    delivery: &crate::kubernetes::sideload::Delivery,
+    env: &[EnvVar],
+) -> Vec<String> {
     let keep: Vec<&str> = env
         .iter()
         .map(|e| e.name.as_str())
@@ -30,7 +34,7 @@ pub(crate) fn launched_supervisor(delivery: &crate::kubernetes::sideload::Delive
         "--".into(),
         delivery.supervisor.clone(),
     ];
-    command.extend(supervisor_args());
+    command.extend(supervisor_args(config));
     command
 }
 

@@ -18,6 +18,7 @@ pub mod permissions;
 pub mod platform_event;
 pub mod pod_status;
 pub mod provisioner;
+pub mod proxy;
 pub mod readiness;
 pub mod render;
 pub mod request_config;

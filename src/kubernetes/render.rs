@@ -166,7 +166,7 @@ pub fn render_sandbox(
     let delivery = sideload::delivery(config, &unprivileged());
     let agent = Container {
         image: Some(image),
-        command: Some(launched_supervisor(&delivery, &env)),
+        command: Some(launched_supervisor(config, &delivery, &env)),
         env: Some(env),
         resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
         security_context: Some(agent_security_context(config, platform.host_users)),

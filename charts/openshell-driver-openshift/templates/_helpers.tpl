@@ -59,6 +59,22 @@ args:
   {{- with .Values.driver.hostGatewayIp }}
   - --host-gateway-ip={{ . }}
   {{- end }}
+  {{- with .Values.driver.httpsProxy }}
+  - --https-proxy={{ . }}
+  {{- end }}
+  {{- with .Values.driver.noProxy }}
+  - --no-proxy={{ . }}
+  {{- end }}
+  {{- with .Values.driver.proxyAuthSecretName }}
+  - --proxy-auth-secret-name={{ . }}
+  - --proxy-auth-secret-key={{ $.Values.driver.proxyAuthSecretKey }}
+  {{- end }}
+  {{- if .Values.driver.proxyAuthAllowInsecure }}
+  - --proxy-auth-allow-insecure
+  {{- end }}
+  {{- if .Values.driver.proxyConnectByHostname }}
+  - --proxy-connect-by-hostname
+  {{- end }}
   {{- with .Values.driver.clientTlsSecret }}
   - --client-tls-secret={{ . }}
   {{- end }}

@@ -132,3 +132,84 @@ async fn the_corporate_proxy_reaches_the_supervisor_as_arguments_and_its_credent
     );
     assert_eq!(verdict_of(&lines, "upstream-proxy"), Some("fail"), "{lines:?}");
 }
+
+fn with_platform_config(
+    id: &str,
+    name: &str,
+    platform: serde_json::Value,
+) -> openshell_driver_openshift::proto::DriverSandbox {
+    let mut request = sandbox_request(id, name);
+    let template = request
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.as_mut())
+        .expect("template");
+    template.platform_config = openshell_driver_openshift::proto::json::json_to_struct(&platform);
+    request
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn user_namespaces_and_app_armor_by_default_and_per_sandbox() {
+    use openshell_driver_openshift::proto::{CreateSandboxRequest, ValidateSandboxCreateRequest};
+    let env = Env::start_with(None, &["--enable-user-namespaces", "--app-armor-profile", "unconfined"]).await;
+    let mut client = env.driver.client().await;
+    let agent_of = |pod: &k8s_openapi::api::core::v1::Pod| {
+        let spec = pod.spec.clone().expect("spec");
+        let sc = spec.containers[0].security_context.clone().expect("securityContext");
+        let caps = sc.capabilities.and_then(|c| c.add).unwrap_or_default();
+        (spec.host_users, caps, sc.app_armor_profile.map(|p| p.type_))
+    };
+    // The driver's defaults.
+    let id = new_id();
+    validate_and_create(&mut client, sandbox_request(&id, "userns")).await;
+    let (users, caps, armor) = agent_of(&env.stored_pod("default--userns").await);
+    assert_eq!(users, Some(false));
+    for cap in ["SETUID", "SETGID", "DAC_READ_SEARCH"] {
+        assert!(caps.contains(&cap.to_string()), "{caps:?}");
+    }
+    assert_eq!(armor.as_deref(), Some("Unconfined"));
+    // One sandbox's own choice wins over both.
+    let own = new_id();
+    let request = with_platform_config(
+        &own,
+        "hostns",
+        serde_json::json!({"host_users": true, "app_armor_profile": "runtime-default"}),
+    );
+    validate_and_create(&mut client, request).await;
+    let (users, caps, armor) = agent_of(&env.stored_pod("default--hostns").await);
+    assert_eq!(users, Some(true));
+    assert_eq!(caps, ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"]);
+    assert_eq!(armor.as_deref(), Some("RuntimeDefault"));
+    // A bad profile is INVALID_ARGUMENT naming the key, from both RPCs, and nothing is written.
+    let bad = with_platform_config(
+        &new_id(),
+        "badarmor",
+        serde_json::json!({"app_armor_profile": "strict"}),
+    );
+    let validate = client
+        .validate_sandbox_create(ValidateSandboxCreateRequest {
+            sandbox: Some(bad.clone()),
+        })
+        .await
+        .expect_err("refused");
+    let create = client
+        .create_sandbox(CreateSandboxRequest { sandbox: Some(bad) })
+        .await
+        .expect_err("refused");
+    for status in [validate, create] {
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("platform_config.app_armor_profile"),
+            "{}",
+            status.message()
+        );
+    }
+    assert!(
+        env.sandboxes()
+            .get_opt("default--badarmor")
+            .await
+            .expect("get")
+            .is_none()
+    );
+}

@@ -79,3 +79,23 @@ fn render_shows_the_corporate_proxy_as_supervisor_arguments_and_a_secret_volume(
     let err = render_yaml(&example(), &args(refused)).expect_err("refused");
     assert!(err.to_string().contains("--proxy-auth-allow-insecure"), "{err}");
 }
+
+#[test]
+fn render_shows_driver_wide_user_namespaces_and_a_sandboxs_own_app_armor_profile() {
+    let driver = parsed(&["--enable-user-namespaces", "--app-armor-profile", "unconfined"]);
+    // The example, with its own AppArmor choice beside the other platform_config keys.
+    let input = example().replace(
+        "      runtime_class_name: kata\n",
+        "      runtime_class_name: kata\n      app_armor_profile: localhost/openshell-agent\n",
+    );
+    let rendered = render_yaml(&input, &args(driver)).expect("renders");
+    assert_golden(&rendered, "render-sandbox-userns.yaml");
+    for wanted in [
+        "hostUsers: false",
+        "- SETUID",
+        "- DAC_READ_SEARCH",
+        "localhostProfile: openshell-agent",
+    ] {
+        assert!(rendered.contains(wanted), "missing {wanted:?}");
+    }
+}

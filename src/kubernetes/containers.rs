@@ -48,16 +48,16 @@ pub(crate) fn supervised_agent(config: &DriverConfig) -> Container {
 }
 
 /// Root with exactly the supervisor's capabilities, never privileged.
-pub(crate) fn agent_security_context(config: &DriverConfig, host_users: Option<bool>) -> SecurityContext {
+pub(crate) fn agent_security_context(isolation: &crate::kubernetes::isolation::Isolation) -> SecurityContext {
     SecurityContext {
         run_as_user: Some(0),
         run_as_non_root: Some(false),
         privileged: Some(false),
         capabilities: Some(Capabilities {
-            add: Some(agent_capabilities(host_users)),
+            add: Some(agent_capabilities(isolation.host_users)),
             ..Default::default()
         }),
-        app_armor_profile: app_armor_profile(&config.app_armor_profile),
+        app_armor_profile: app_armor_profile(&isolation.app_armor),
         ..Default::default()
     }
 }

@@ -56,6 +56,9 @@ args:
   - --launcher-image={{ include "driver.image" . }}
   - --sandbox-auth={{ .Values.driver.sandboxAuth }}
   - --app-armor-profile={{ .Values.driver.appArmorProfile }}
+  {{- if .Values.driver.enableUserNamespaces }}
+  - --enable-user-namespaces
+  {{- end }}
   {{- with .Values.driver.hostGatewayIp }}
   - --host-gateway-ip={{ . }}
   {{- end }}

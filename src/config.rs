@@ -317,6 +317,9 @@ pub struct DriverConfig {
     pub proxy: crate::kubernetes::proxy::ProxyConfig,
 
     #[command(flatten)]
+    pub ingress: crate::kubernetes::ingress::IngressConfig,
+
+    #[command(flatten)]
     pub openshift: OpenShiftConfig,
 }
 
@@ -462,6 +465,7 @@ impl DriverConfig {
     /// Combinations of flags no sandbox could work with (`serve` and `render` refuse them).
     pub fn check_settings(&self) -> Result<(), String> {
         self.proxy.validate()?;
+        self.ingress.validate()?;
         if self.proxy.has_credential() && self.workspace_mode == WorkspaceMode::Managed {
             return Err("--proxy-auth-secret-name: managed workspace mode does not copy the proxy credential Secret into workspace namespaces, so sandbox pods could not mount it".into());
         }

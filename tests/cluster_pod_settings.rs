@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::tier3::Env;
+use common::tier3::{Env, READY_WITHIN};
 use common::*;
 
 #[tokio::test]
@@ -212,4 +212,102 @@ async fn user_namespaces_and_app_armor_by_default_and_per_sandbox() {
             .expect("get")
             .is_none()
     );
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn gateway_only_ingress_is_a_network_policy_owned_by_the_sandbox() {
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    use kube::api::Api;
+    use openshell_driver_openshift::proto::DeleteSandboxRequest;
+    let flags = [
+        "--gateway-ingress-only",
+        "--gateway-namespace",
+        "openshell-gateway-ns",
+        "--gateway-pod-selector",
+        "app.kubernetes.io/name=openshell-gateway",
+    ];
+    let env = Env::start_with(None, &flags).await;
+    let id = new_id();
+    env.create(&id, "fenced").await;
+    let policies: Api<NetworkPolicy> = Api::namespaced(env.kube.clone(), &env.namespace);
+    let policy = policies
+        .get("default--fenced-gateway-ingress")
+        .await
+        .expect("the stored NetworkPolicy");
+    let sandbox = env.sandboxes().get("default--fenced").await.expect("sandbox");
+    let owner = &policy.metadata.owner_references.clone().expect("owner")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Sandbox", "default--fenced")
+    );
+    assert_eq!(Some(owner.uid.clone()), sandbox.metadata.uid);
+    let spec = policy.spec.clone().expect("spec");
+    let selected = spec.pod_selector.and_then(|s| s.match_labels).unwrap_or_default();
+    assert_eq!(selected.get("openshell.ai/sandbox-id"), Some(&id));
+    // The controller's Pod carries the label the policy selects.
+    let pod = env.stored_pod("default--fenced").await;
+    assert_eq!(
+        pod.metadata.labels.unwrap_or_default().get("openshell.ai/sandbox-id"),
+        Some(&id)
+    );
+    assert_eq!(spec.policy_types, Some(vec!["Ingress".to_string()]));
+    let rule = &spec.ingress.expect("ingress")[0];
+    let peer = &rule.from.clone().expect("from")[0];
+    let labels = |s: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>| {
+        s.clone().and_then(|s| s.match_labels).unwrap_or_default()
+    };
+    assert_eq!(
+        labels(&peer.namespace_selector)
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
+        Some("openshell-gateway-ns")
+    );
+    assert_eq!(
+        labels(&peer.pod_selector)
+            .get("app.kubernetes.io/name")
+            .map(String::as_str),
+        Some("openshell-gateway")
+    );
+    let port = &rule.ports.clone().expect("ports")[0];
+    assert_eq!(
+        (port.port.clone(), port.protocol.as_deref()),
+        (Some(IntOrString::Int(2222)), Some("TCP"))
+    );
+
+    // `check` asks for the right to create it, under deploy/rbac.yaml (the driver's identity).
+    let kubeconfig = env._dir.path().join(format!("driver-{}.kubeconfig", env.namespace));
+    let ns = ["--namespace", env.namespace.as_str()];
+    let (_, lines) = run_check(&kubeconfig, &[&ns[..], &flags].concat());
+    let name = format!(
+        "permission create networkpolicies.networking.k8s.io in {}",
+        env.namespace
+    );
+    assert_eq!(verdict_of(&lines, &name), Some("pass"), "{lines:?}");
+    let (_, lines) = run_check(&kubeconfig, &ns);
+    assert_eq!(
+        verdict_of(&lines, &name),
+        None,
+        "not asked without --gateway-ingress-only"
+    );
+
+    // Deleting the sandbox takes the policy with it (garbage collection).
+    let mut client = env.driver.client().await;
+    client
+        .delete_sandbox(DeleteSandboxRequest {
+            sandbox_id: id.clone(),
+            sandbox_name: "fenced".into(),
+        })
+        .await
+        .expect("deletes");
+    eventually(READY_WITHIN, "the NetworkPolicy garbage-collected", || async {
+        policies
+            .get_opt("default--fenced-gateway-ingress")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
 }

@@ -99,3 +99,23 @@ fn render_shows_driver_wide_user_namespaces_and_a_sandboxs_own_app_armor_profile
         assert!(rendered.contains(wanted), "missing {wanted:?}");
     }
 }
+
+#[test]
+fn render_shows_the_gateway_only_network_policy() {
+    let driver = parsed(&[
+        "--gateway-ingress-only",
+        "--gateway-namespace",
+        "openshell-system",
+        "--gateway-pod-selector",
+        "app.kubernetes.io/name=openshell-gateway",
+    ]);
+    let rendered = render_yaml(&example(), &args(driver)).expect("renders");
+    assert_golden(&rendered, "render-sandbox-ingress.yaml");
+    for wanted in [
+        "kind: NetworkPolicy",
+        "port: 2222",
+        "kubernetes.io/metadata.name: openshell-system",
+    ] {
+        assert!(rendered.contains(wanted), "missing {wanted:?}");
+    }
+}

@@ -206,6 +206,9 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
     let reviews: Api<SelfSubjectAccessReview> = Api::all(kube.client.clone());
     let mut lines = Vec::new();
     for p in required(config.workspace_mode, openshift) {
+        if p.resource == "networkpolicies" && !config.ingress.gateway_ingress_only {
+            continue; // only --gateway-ingress-only writes NetworkPolicies
+        }
         let namespace = p.namespaced.then(|| config.namespace.clone());
         let (resource, subresource) = match p.resource.split_once('/') {
             Some((r, s)) => (r, Some(s.to_string())),

@@ -84,6 +84,13 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(&doc)?);
     }
+    if let Some(policy) = &rendered.network_policy {
+        let mut doc = serde_json::to_value(policy)?;
+        doc["apiVersion"] = "networking.k8s.io/v1".into();
+        doc["kind"] = "NetworkPolicy".into();
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&doc)?);
+    }
     if let Some(made) = companions {
         let mut service = serde_json::to_value(&made.service)?;
         service["apiVersion"] = "v1".into();

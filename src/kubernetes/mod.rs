@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod host_alias;
 pub mod identity;
 pub mod index;
+pub mod ingress;
 pub mod isolation;
 pub mod limits;
 pub mod nodes;

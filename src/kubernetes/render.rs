@@ -126,6 +126,8 @@ pub struct RenderedSandbox {
     pub token_secret: Option<Secret>,
     /// The time to live; `spec.shutdownTime` is stamped from it at create (`expiry::stamp`).
     pub ttl: Option<std::time::Duration>,
+    /// The gateway-only NetworkPolicy (`--gateway-ingress-only`), owned by the Sandbox once it exists.
+    pub network_policy: Option<k8s_openapi::api::networking::v1::NetworkPolicy>,
 }
 
 /// Renders the Sandbox for `request`. `enricher_keys` are `platform_config` keys a platform
@@ -218,11 +220,13 @@ pub fn render_sandbox(
     if let Some(secret) = &token_secret {
         check_encoded_size("token Secret", secret, &spec)?;
     }
+    let network_policy = config.ingress.network_policy(&identity, &config.gateway_id);
     Ok(RenderedSandbox {
         identity,
         manifest,
         token_secret,
         ttl,
+        network_policy,
     })
 }
 

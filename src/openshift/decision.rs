@@ -42,6 +42,11 @@ pub fn decide(
         }
         return Ok(None);
     }
+    if exposure.is_some() && config.ingress.gateway_ingress_only {
+        return Err(DriverError::FailedPrecondition(
+            "platform_config.expose cannot be used with --gateway-ingress-only: the sandbox's NetworkPolicy admits only the gateway's pods, so the router could not reach the exposed port".into(),
+        ));
+    }
     if config.proxy.has_credential() {
         return Err(DriverError::FailedPrecondition(PROXY_CREDENTIAL_ON_OPENSHIFT.into()));
     }

@@ -62,6 +62,15 @@ args:
   {{- with .Values.driver.hostGatewayIp }}
   - --host-gateway-ip={{ . }}
   {{- end }}
+  {{- if .Values.driver.gatewayIngressOnly }}
+  {{- $selector := list }}
+  {{- range $k, $v := (default (dict "app.kubernetes.io/name" (include "driver.name" .) "app.kubernetes.io/instance" .Release.Name) .Values.driver.gatewayPodSelector) }}
+  {{- $selector = append $selector (printf "%s=%s" $k $v) }}
+  {{- end }}
+  - --gateway-ingress-only
+  - --gateway-namespace={{ default .Release.Namespace .Values.driver.gatewayNamespace }}
+  - --gateway-pod-selector={{ join "," $selector }}
+  {{- end }}
   {{- with .Values.driver.httpsProxy }}
   - --https-proxy={{ . }}
   {{- end }}

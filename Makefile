@@ -27,7 +27,7 @@ test-image:
 test: test-unit test-grpc test-wire
 
 test-unit:
-	$(CARGO) test --locked --lib --test render_golden
+	$(CARGO) test --locked --lib --test render_golden --test render_golden_network
 
 ## Needs grpcio for the Python client test (deps).
 test-grpc: deps

@@ -20,6 +20,7 @@ combos=(
   "openshift|--set openshift.enabled=true --set metrics.serviceMonitor.enabled=true"
   "sidecar|--set gateway.enabled=false"
   "managed|--set workspaceMode=managed"
+  "network|--set driver.gatewayIngressOnly=true --set driver.enableUserNamespaces=true --set driver.httpsProxy=http://proxy.corp.example:3128 --set driver.noProxy=.svc --set driver.proxyAuthSecretName=corp-proxy --set driver.proxyAuthSecretKey=credentials --set driver.proxyAuthAllowInsecure=true"
   "openshift-managed|--set openshift.enabled=true --set workspaceMode=managed"
   "pinned|--set driver.image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --set gateway.persistence.enabled=false --set gateway.clusterIP=10.96.0.80"
 )

@@ -169,11 +169,17 @@ pub struct DriverConfig {
     pub sandbox_token_ttl: Duration,
 
     /// AppArmor profile of the agent container: runtime-default, unconfined or
-    /// localhost/NAME. The runtime's default profile forbids the mount behind `ip netns add`,
+    /// localhost/NAME (a sandbox's `platform_config.app_armor_profile` wins). The runtime's default profile forbids the mount behind `ip netns add`,
     /// so the supervisor's network namespace needs unconfined (or a profile allowing it) on
     /// AppArmor nodes. Empty: leave it to the cluster.
     #[arg(long, env = "OPENSHELL_DRIVER_APP_ARMOR_PROFILE", default_value = "", value_parser = parse_app_armor)]
     pub app_armor_profile: AppArmor,
+
+    /// Run every sandbox in a user namespace (`hostUsers: false`, with the SETUID, SETGID and
+    /// DAC_READ_SEARCH root needs there) unless its `platform_config.host_users` says otherwise.
+    /// Needs nodes with user namespace support.
+    #[arg(long, env = "OPENSHELL_DRIVER_ENABLE_USER_NAMESPACES")]
+    pub enable_user_namespaces: bool,
 
     /// UID the supervisor runs the agent's processes as (OPENSHELL_SANDBOX_UID). Default 1000;
     /// on OpenShift the first UID of the namespace's `openshift.io/sa.scc.uid-range`.
@@ -306,6 +312,12 @@ pub struct DriverConfig {
     /// Log filter (tracing EnvFilter syntax, e.g. `info,openshell_driver_openshift=debug`).
     #[arg(long, env = "OPENSHELL_DRIVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    #[command(flatten)]
+    pub proxy: crate::kubernetes::proxy::ProxyConfig,
+
+    #[command(flatten)]
+    pub ingress: crate::kubernetes::ingress::IngressConfig,
 
     #[command(flatten)]
     pub openshift: OpenShiftConfig,
@@ -446,6 +458,16 @@ impl DriverConfig {
             return Err(format!(
                 "--gateway-endpoint {endpoint:?} must be an http:// or https:// URL"
             ));
+        }
+        self.check_settings()
+    }
+
+    /// Combinations of flags no sandbox could work with (`serve` and `render` refuse them).
+    pub fn check_settings(&self) -> Result<(), String> {
+        self.proxy.validate()?;
+        self.ingress.validate()?;
+        if self.proxy.has_credential() && self.workspace_mode == WorkspaceMode::Managed {
+            return Err("--proxy-auth-secret-name: managed workspace mode does not copy the proxy credential Secret into workspace namespaces, so sandbox pods could not mount it".into());
         }
         Ok(())
     }

@@ -52,7 +52,7 @@ pub struct CheckLine {
     pub detail: String,
 }
 
-fn line(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> CheckLine {
+pub(crate) fn line(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> CheckLine {
     CheckLine {
         check: check.into(),
         verdict,
@@ -79,6 +79,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             return lines;
         }
     }
+    lines.push(crate::cli::check_network::settings_line(config));
     lines.push(sideload_line(&kube, config).await);
     lines.push(expiry_line(config));
     lines.extend(host_gateway_line(config));
@@ -139,6 +140,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
     ));
     lines.extend(permission_lines(&kube, config, openshift).await);
     lines.extend(supervisor_lines(&kube, config).await);
+    lines.extend(crate::cli::check_network::proxy_line(&kube, config).await);
     if openshift && config.workspace_mode == WorkspaceMode::Shared {
         lines.push(scc::scc_line(client.clone(), &kube, config).await);
     }
@@ -204,6 +206,9 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
     let reviews: Api<SelfSubjectAccessReview> = Api::all(kube.client.clone());
     let mut lines = Vec::new();
     for p in required(config.workspace_mode, openshift) {
+        if p.resource == "networkpolicies" && !config.ingress.gateway_ingress_only {
+            continue; // only --gateway-ingress-only writes NetworkPolicies
+        }
         let namespace = p.namespaced.then(|| config.namespace.clone());
         let (resource, subresource) = match p.resource.split_once('/') {
             Some((r, s)) => (r, Some(s.to_string())),

@@ -1,6 +1,7 @@
 //! Subcommands besides `serve`: `render`, `client` and `check`.
 
 pub mod check;
+mod check_network;
 pub mod client;
 pub mod render;
 

@@ -40,6 +40,7 @@ pub struct RenderArgs {
 /// The YAML documents for `input`: the Sandbox, then the token Secret with its value redacted.
 pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     let request = crate::cli::read_sandbox(input)?;
+    args.driver.check_settings().map_err(anyhow::Error::msg)?;
     let mut driver = args.driver.clone();
     if driver.gateway_endpoint.is_empty() {
         // Offline review needs no gateway; the placeholder shows where the URL goes.
@@ -80,6 +81,13 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
             map.insert("apiVersion".into(), "v1".into());
             map.insert("kind".into(), "Secret".into());
         }
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&doc)?);
+    }
+    if let Some(policy) = &rendered.network_policy {
+        let mut doc = serde_json::to_value(policy)?;
+        doc["apiVersion"] = "networking.k8s.io/v1".into();
+        doc["kind"] = "NetworkPolicy".into();
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(&doc)?);
     }

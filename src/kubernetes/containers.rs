@@ -17,7 +17,11 @@ pub(crate) fn pull_policy(config: &DriverConfig) -> Option<String> {
 /// and execs the supervisor, which starts the user's command from OPENSHELL_MAIN_PROCESS_SPEC
 /// inside its isolation (container `args` would replace that command, so every flag goes
 /// into `command`).
-pub(crate) fn launched_supervisor(delivery: &crate::kubernetes::sideload::Delivery, env: &[EnvVar]) -> Vec<String> {
+pub(crate) fn launched_supervisor(
+    config: &DriverConfig,
+    delivery: &crate::kubernetes::sideload::Delivery,
+    env: &[EnvVar],
+) -> Vec<String> {
     let keep: Vec<&str> = env
         .iter()
         .map(|e| e.name.as_str())
@@ -30,7 +34,7 @@ pub(crate) fn launched_supervisor(delivery: &crate::kubernetes::sideload::Delive
         "--".into(),
         delivery.supervisor.clone(),
     ];
-    command.extend(supervisor_args());
+    command.extend(supervisor_args(config));
     command
 }
 
@@ -44,16 +48,16 @@ pub(crate) fn supervised_agent(config: &DriverConfig) -> Container {
 }
 
 /// Root with exactly the supervisor's capabilities, never privileged.
-pub(crate) fn agent_security_context(config: &DriverConfig, host_users: Option<bool>) -> SecurityContext {
+pub(crate) fn agent_security_context(isolation: &crate::kubernetes::isolation::Isolation) -> SecurityContext {
     SecurityContext {
         run_as_user: Some(0),
         run_as_non_root: Some(false),
         privileged: Some(false),
         capabilities: Some(Capabilities {
-            add: Some(agent_capabilities(host_users)),
+            add: Some(agent_capabilities(isolation.host_users)),
             ..Default::default()
         }),
-        app_armor_profile: app_armor_profile(&config.app_armor_profile),
+        app_armor_profile: app_armor_profile(&isolation.app_armor),
         ..Default::default()
     }
 }

@@ -176,6 +176,7 @@ const NAMESPACE_RULES: [Permission; 3] = [
 pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
     let mut all: Vec<Permission> = SANDBOX_RULES.to_vec();
     all.push(CLIENT_TLS_READ);
+    all.push(crate::kubernetes::ingress::NETWORK_POLICY_CREATE);
     if mode == WorkspaceMode::Managed {
         all = cluster_wide(all);
         all.extend(NAMESPACE_RULES);

@@ -126,6 +126,8 @@ pub struct RenderedSandbox {
     pub token_secret: Option<Secret>,
     /// The time to live; `spec.shutdownTime` is stamped from it at create (`expiry::stamp`).
     pub ttl: Option<std::time::Duration>,
+    /// The gateway-only NetworkPolicy (`--gateway-ingress-only`), owned by the Sandbox once it exists.
+    pub network_policy: Option<k8s_openapi::api::networking::v1::NetworkPolicy>,
 }
 
 /// Renders the Sandbox for `request`. `enricher_keys` are `platform_config` keys a platform
@@ -140,6 +142,7 @@ pub fn render_sandbox(
     let spec = request.spec.clone().unwrap_or_default();
     let template = spec.template.clone().unwrap_or_default();
     let platform = parse_platform_config(template.platform_config.as_ref(), enricher_keys)?;
+    let isolation = crate::kubernetes::isolation::isolation(&platform, config)?;
     check_not_reserved("platform_config.annotations", platform.annotations.keys())?;
     let reserved = reserved_paths(config);
     let reserved: Vec<&str> = reserved.iter().map(String::as_str).collect();
@@ -166,10 +169,10 @@ pub fn render_sandbox(
     let delivery = sideload::delivery(config, &unprivileged());
     let agent = Container {
         image: Some(image),
-        command: Some(launched_supervisor(&delivery, &env)),
+        command: Some(launched_supervisor(config, &delivery, &env)),
         env: Some(env),
         resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
-        security_context: Some(agent_security_context(config, platform.host_users)),
+        security_context: Some(agent_security_context(&isolation)),
         volume_mounts: Some([delivery.mounts, parts.agent_mounts()].concat()),
         ..supervised_agent(config)
     };
@@ -180,7 +183,7 @@ pub fn render_sandbox(
         runtime_class_name: platform.runtime_class_name.clone(),
         node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
         tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
-        host_users: platform.host_users,
+        host_users: isolation.host_users,
         host_aliases: crate::kubernetes::host_alias::host_aliases(config.host_gateway_ip),
         ..pod_defaults(config)
     };
@@ -217,11 +220,13 @@ pub fn render_sandbox(
     if let Some(secret) = &token_secret {
         check_encoded_size("token Secret", secret, &spec)?;
     }
+    let network_policy = config.ingress.network_policy(&identity, &config.gateway_id);
     Ok(RenderedSandbox {
         identity,
         manifest,
         token_secret,
         ttl,
+        network_policy,
     })
 }
 

@@ -51,6 +51,8 @@ pub struct PlatformConfig {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     pub host_users: Option<bool>,
+    /// The agent's AppArmor profile, as `--app-armor-profile` takes it; wins over that flag.
+    pub app_armor_profile: Option<String>,
     pub resources_raw: Option<RawResources>,
 }
 

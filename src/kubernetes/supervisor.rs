@@ -76,9 +76,12 @@ pub struct ContractInputs<'a> {
     pub config: &'a DriverConfig,
 }
 
-/// The supervisor's arguments after its path.
-pub fn supervisor_args() -> Vec<String> {
-    vec!["--workdir".into(), WORKDIR.into()]
+/// The supervisor's arguments after its path: the workdir, then the corporate proxy's (which
+/// it takes as arguments only, never from the environment).
+pub fn supervisor_args(config: &DriverConfig) -> Vec<String> {
+    let mut args = vec!["--workdir".into(), WORKDIR.into()];
+    args.extend(config.proxy.supervisor_args());
+    args
 }
 
 /// The gateway endpoint, checked against what the supervisor can use: it exits without one,

@@ -20,6 +20,7 @@ pub(crate) fn reserved_paths(config: &DriverConfig) -> Vec<String> {
         IDENTITY_DIR.into(),
         TLS_DIR.into(),
         RUNTIME_DIR.into(),
+        crate::kubernetes::proxy::PROXY_AUTH_DIR.into(),
     ]
 }
 
@@ -50,6 +51,7 @@ impl PodParts<'_> {
                 ..Default::default()
             });
         }
+        volumes.extend(self.config.proxy.volume());
         for (i, m) in self.volumes.iter().enumerate() {
             volumes.push(Volume {
                 name: format!("user-volume-{i}"),
@@ -105,6 +107,7 @@ impl PodParts<'_> {
         if !self.config.client_tls_secret.is_empty() {
             mounts.push(mount(TLS_VOLUME, TLS_DIR, true));
         }
+        mounts.extend(self.config.proxy.mount());
         for (i, m) in self.volumes.iter().enumerate() {
             mounts.push(VolumeMount {
                 sub_path: m.sub_path.clone(),

@@ -13,6 +13,11 @@ use crate::openshift::namespace::{NamespaceSecurity, namespace_security};
 use crate::openshift::pod::{OpenShiftPlan, apply_plan, expose_names, plan};
 use crate::proto::DriverSandbox;
 
+/// Why `--proxy-auth-secret-name` is refused on OpenShift: the SCC's `fsGroup: MustRunAs` makes
+/// the kubelet give every Secret volume group read for the namespace's first GID, which is the
+/// GID the supervisor runs the agent as, so the agent could read the credential.
+pub const PROXY_CREDENTIAL_ON_OPENSHIFT: &str = "--proxy-auth-secret-name cannot be used on OpenShift: the SCC's fsGroup makes the kubelet give the credential's Secret volume group read for the namespace's first GID, the GID the agent runs as, so the agent could read the proxy credential; use a proxy that needs no credential (--https-proxy alone)";
+
 /// The OpenShift additions apply; what is left to learn is the namespace's allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applies {
@@ -36,6 +41,14 @@ pub fn decide(
             ));
         }
         return Ok(None);
+    }
+    if exposure.is_some() && config.ingress.gateway_ingress_only {
+        return Err(DriverError::FailedPrecondition(
+            "platform_config.expose cannot be used with --gateway-ingress-only: the sandbox's NetworkPolicy admits only the gateway's pods, so the router could not reach the exposed port".into(),
+        ));
+    }
+    if config.proxy.has_credential() {
+        return Err(DriverError::FailedPrecondition(PROXY_CREDENTIAL_ON_OPENSHIFT.into()));
     }
     if exposure.is_some() && !facts.route_api {
         return Err(DriverError::FailedPrecondition(

@@ -56,8 +56,36 @@ args:
   - --launcher-image={{ include "driver.image" . }}
   - --sandbox-auth={{ .Values.driver.sandboxAuth }}
   - --app-armor-profile={{ .Values.driver.appArmorProfile }}
+  {{- if .Values.driver.enableUserNamespaces }}
+  - --enable-user-namespaces
+  {{- end }}
   {{- with .Values.driver.hostGatewayIp }}
   - --host-gateway-ip={{ . }}
+  {{- end }}
+  {{- if .Values.driver.gatewayIngressOnly }}
+  {{- $selector := list }}
+  {{- range $k, $v := (default (dict "app.kubernetes.io/name" (include "driver.name" .) "app.kubernetes.io/instance" .Release.Name) .Values.driver.gatewayPodSelector) }}
+  {{- $selector = append $selector (printf "%s=%s" $k $v) }}
+  {{- end }}
+  - --gateway-ingress-only
+  - --gateway-namespace={{ default .Release.Namespace .Values.driver.gatewayNamespace }}
+  - --gateway-pod-selector={{ join "," $selector }}
+  {{- end }}
+  {{- with .Values.driver.httpsProxy }}
+  - --https-proxy={{ . }}
+  {{- end }}
+  {{- with .Values.driver.noProxy }}
+  - --no-proxy={{ . }}
+  {{- end }}
+  {{- with .Values.driver.proxyAuthSecretName }}
+  - --proxy-auth-secret-name={{ . }}
+  - --proxy-auth-secret-key={{ $.Values.driver.proxyAuthSecretKey }}
+  {{- end }}
+  {{- if .Values.driver.proxyAuthAllowInsecure }}
+  - --proxy-auth-allow-insecure
+  {{- end }}
+  {{- if .Values.driver.proxyConnectByHostname }}
+  - --proxy-connect-by-hostname
   {{- end }}
   {{- with .Values.driver.clientTlsSecret }}
   - --client-tls-secret={{ . }}

@@ -27,6 +27,7 @@ impl KubeProvisioner {
         let (created, made_here) = self.write_sandbox(version, &rendered).await?;
         let companions = async {
             self.create_token_secret(&rendered, &created).await?;
+            self.create_network_policy(&rendered, &created).await?;
             self.enricher.after_create(sandbox, &rendered, &created).await
         };
         if let Err(e) = companions.await {
@@ -121,6 +122,32 @@ impl KubeProvisioner {
         match self
             .kube
             .call("create", "secrets", secrets.create(&PostParams::default(), &secret))
+            .await
+        {
+            Ok(_) | Err(DriverError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates the gateway-only NetworkPolicy owned by the Sandbox (an earlier attempt's is fine).
+    async fn create_network_policy(
+        &self,
+        rendered: &RenderedSandbox,
+        created: &CreatedSandbox,
+    ) -> Result<(), DriverError> {
+        use k8s_openapi::api::networking::v1::NetworkPolicy;
+        let Some(mut policy) = rendered.network_policy.clone() else {
+            return Ok(());
+        };
+        policy.metadata.owner_references = Some(vec![owned_by_sandbox(created.api, &created.name, &created.uid)]);
+        let policies: Api<NetworkPolicy> = Api::namespaced(self.kube.client.clone(), &created.namespace);
+        match self
+            .kube
+            .call(
+                "create",
+                "networkpolicies",
+                policies.create(&PostParams::default(), &policy),
+            )
             .await
         {
             Ok(_) | Err(DriverError::AlreadyExists(_)) => Ok(()),

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use serde::Serialize;
@@ -52,7 +52,7 @@ pub struct CheckLine {
     pub detail: String,
 }
 
-fn line(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> CheckLine {
+pub(super) fn line(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> CheckLine {
     CheckLine {
         check: check.into(),
         verdict,
@@ -100,24 +100,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             None
         }
     };
-    if config.workspace_mode == WorkspaceMode::Shared {
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        lines.push(
-            match kube.call("get", "namespaces", namespaces.get(&config.namespace)).await {
-                Ok(_) => line("namespace", Verdict::Pass, format!("{} exists", config.namespace)),
-                Err(DriverError::NotFound(_)) => line(
-                    "namespace",
-                    Verdict::Fail,
-                    format!("{} does not exist", config.namespace),
-                ),
-                Err(e) => line(
-                    "namespace",
-                    Verdict::Warn,
-                    format!("{}: cannot tell ({e})", config.namespace),
-                ),
-            },
-        );
-    }
+    lines.extend(super::check_workspace::workspace_lines(&kube, config).await);
     let facts = PlatformFacts {
         // Asked only when the mode leaves it open.
         scc_api: config.openshift.platform == PlatformMode::Auto
@@ -295,7 +278,7 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
             Err(e) => line("client-tls", Verdict::Warn, format!("{name}: cannot tell ({e})")),
         });
     }
-    lines.push(service_account_line(kube, config).await);
+    lines.push(super::check_workspace::service_account_line(kube, config).await);
     lines.push(match config.sandbox_auth {
         SandboxAuth::ServiceAccount => line(
             "sandbox-auth",
@@ -313,40 +296,6 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
         ),
     });
     lines
-}
-
-/// The sandbox pods' ServiceAccount: made by the driver in managed mode, required in shared mode.
-async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
-    let name = sandbox_service_account(&config.sandbox_service_account);
-    if config.workspace_mode == crate::config::WorkspaceMode::Managed {
-        return line(
-            "sandbox-service-account",
-            Verdict::Pass,
-            format!("{name}: created by the driver in each workspace namespace"),
-        );
-    }
-    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-        Api::namespaced(kube.client.clone(), &config.namespace);
-    match kube.call("get", "serviceaccounts", accounts.get(&name)).await {
-        Ok(_) => line(
-            "sandbox-service-account",
-            Verdict::Pass,
-            format!("{name} exists in {}", config.namespace),
-        ),
-        Err(DriverError::NotFound(_)) => line(
-            "sandbox-service-account",
-            Verdict::Fail,
-            format!(
-                "{name} (--sandbox-service-account) does not exist in {}; creates fail until it does",
-                config.namespace
-            ),
-        ),
-        Err(e) => line(
-            "sandbox-service-account",
-            Verdict::Warn,
-            format!("{name}: cannot tell ({e})"),
-        ),
-    }
 }
 
 /// Whether sandbox pods in the sandbox namespace would be admitted under the SCC.
@@ -439,7 +388,9 @@ async fn controller_line(
         WorkspaceMode::Shared => {
             Api::namespaced_with(kube.client.clone(), &config.namespace, &sandbox_resource(version))
         }
-        WorkspaceMode::Managed => Api::all_with(kube.client.clone(), &sandbox_resource(version)),
+        WorkspaceMode::Managed | WorkspaceMode::Operator => {
+            Api::all_with(kube.client.clone(), &sandbox_resource(version))
+        }
     };
     if let Ok(list) = kube
         .call("list", "sandboxes", sandboxes.list(&ListParams::default()))

@@ -1,6 +1,7 @@
 //! Subcommands besides `serve`: `render`, `client` and `check`.
 
 pub mod check;
+pub mod check_workspace;
 pub mod client;
 pub mod render;
 

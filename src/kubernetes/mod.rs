@@ -14,6 +14,7 @@ pub mod identity;
 pub mod index;
 pub mod limits;
 pub mod nodes;
+pub mod operator;
 pub mod permissions;
 pub mod platform_event;
 pub mod pod_status;

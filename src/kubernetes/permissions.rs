@@ -147,24 +147,40 @@ const NAMESPACE_RULES: [Permission; 3] = [
     p("delete", "", "namespaces", false, "DeleteWorkspace"),
 ];
 
+/// Operator mode: the allowlist's Namespace watch (`--operator-namespace-label`). No create or
+/// delete: the platform team owns the namespaces.
+const OPERATOR_NAMESPACE_RULES: [Permission; 2] = [
+    p("list", "", "namespaces", false, "the operator namespace allowlist (label watch)"),
+    p("watch", "", "namespaces", false, "the operator namespace allowlist (label watch)"),
+];
+
 /// Everything the driver needs in `mode` on plain Kubernetes (OpenShift adds
 /// `openshift::permissions`).
 pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
     let mut all: Vec<Permission> = SANDBOX_RULES.to_vec();
     all.push(CLIENT_TLS_READ);
-    if mode == WorkspaceMode::Managed {
-        all = cluster_wide(all);
-        all.extend(NAMESPACE_RULES);
-        all.push(CLIENT_TLS_COPY);
-        all.push(SANDBOX_SERVICE_ACCOUNT_CREATE);
-    } else {
-        all.push(SANDBOX_SERVICE_ACCOUNT_READ);
+    match mode {
+        WorkspaceMode::Managed => {
+            all = cluster_wide(all);
+            all.extend(NAMESPACE_RULES);
+            all.push(CLIENT_TLS_COPY);
+            all.push(SANDBOX_SERVICE_ACCOUNT_CREATE);
+        }
+        // The platform team's namespaces: sandbox rules cluster-wide, the ServiceAccount only
+        // read, the client TLS Secret copied in.
+        WorkspaceMode::Operator => {
+            all.push(SANDBOX_SERVICE_ACCOUNT_READ);
+            all = cluster_wide(all);
+            all.extend(OPERATOR_NAMESPACE_RULES);
+            all.push(CLIENT_TLS_COPY);
+        }
+        WorkspaceMode::Shared => all.push(SANDBOX_SERVICE_ACCOUNT_READ),
     }
     all.extend(NODES);
     all
 }
 
-/// Managed mode works in namespaces it makes, so namespaced rules are granted cluster-wide.
+/// Managed and operator mode work in many namespaces, so namespaced rules are granted cluster-wide.
 pub fn cluster_wide(mut rules: Vec<Permission>) -> Vec<Permission> {
     for rule in &mut rules {
         rule.namespaced = false;

@@ -26,6 +26,7 @@ use crate::metrics::DriverMetrics;
 use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
 
+mod allowlist;
 mod create;
 mod delivery;
 mod watches;
@@ -52,6 +53,8 @@ pub struct KubeProvisioner {
     enricher: Arc<dyn PlatformEnricher>,
     metrics: Arc<dyn DriverMetrics>,
     shutdown: watch::Receiver<bool>,
+    /// Operator mode: the namespaces workspaces may use.
+    allowlist: crate::kubernetes::operator::Allowlist,
 }
 
 impl KubeProvisioner {
@@ -84,7 +87,9 @@ impl KubeProvisioner {
             enricher,
             metrics,
             shutdown,
+            allowlist: Default::default(),
         });
+        this.start_allowlist();
         Arc::clone(&this.enricher).start(PlatformEvents::new(Arc::clone(&this.cache)), this.shutdown.clone());
         tokio::spawn(readiness::publish(
             this.backend.subscribe(),
@@ -127,14 +132,14 @@ impl KubeProvisioner {
         }
     }
 
-    /// The sandbox namespace in shared mode, every namespace in managed mode.
+    /// The sandbox namespace in shared mode, every namespace in managed and operator mode.
     fn in_scope<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Api::namespaced(self.kube.client.clone(), &self.config.namespace),
-            WorkspaceMode::Managed => Api::all(self.kube.client.clone()),
+            WorkspaceMode::Managed | WorkspaceMode::Operator => Api::all(self.kube.client.clone()),
         }
     }
 
@@ -142,7 +147,7 @@ impl KubeProvisioner {
         let resource = sandbox_resource(version);
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Api::namespaced_with(self.kube.client.clone(), &self.config.namespace, &resource),
-            WorkspaceMode::Managed => Api::all_with(self.kube.client.clone(), &resource),
+            WorkspaceMode::Managed | WorkspaceMode::Operator => Api::all_with(self.kube.client.clone(), &resource),
         }
     }
 
@@ -214,6 +219,7 @@ impl SandboxProvisioner for KubeProvisioner {
         // Input checks do not need the cluster; the version only changes how a stop is written.
         let version = (*self.api.borrow()).unwrap_or(SandboxApiVersion::V1beta1);
         let rendered = self.render(sandbox, version)?;
+        self.require_allowed(&rendered.identity.namespace)?;
         self.client_tls_source().await?;
         self.enricher.validate(sandbox, &rendered).await?;
         if let Some(count) = requested_gpus(&sandbox.spec.clone().unwrap_or_default())? {
@@ -351,6 +357,8 @@ impl SandboxProvisioner for KubeProvisioner {
         validate_public_name("workspace", workspace)?;
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Ok(()),
+            // The platform team's namespace: used, never made.
+            WorkspaceMode::Operator => self.require_allowed(workspace),
             WorkspaceMode::Managed => {
                 self.ready_api().await?;
                 self.ensure_namespace(workspace).await?;
@@ -362,7 +370,8 @@ impl SandboxProvisioner for KubeProvisioner {
 
     async fn delete_workspace(&self, workspace: &str) -> Result<(), DriverError> {
         validate_public_name("workspace", workspace)?;
-        if self.config.workspace_mode == WorkspaceMode::Shared {
+        // Operator mode: the namespace is the platform team's; the driver never touches it.
+        if self.config.workspace_mode != WorkspaceMode::Managed {
             return Ok(());
         }
         self.ready_api().await?;

@@ -78,15 +78,15 @@ impl KubeProvisioner {
         }
     }
 
-    /// Shared mode: the sandbox pods' ServiceAccount must exist, or the pod is never made.
-    pub(super) async fn require_service_account(&self) -> Result<(), DriverError> {
+    /// Shared and operator mode: the sandbox pods' ServiceAccount must exist in `namespace`, or
+    /// the pod is never made.
+    pub(super) async fn require_service_account(&self, namespace: &str) -> Result<(), DriverError> {
         let name = sandbox_service_account(&self.config.sandbox_service_account);
-        let accounts: Api<ServiceAccount> = Api::namespaced(self.kube.client.clone(), &self.config.namespace);
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.kube.client.clone(), namespace);
         match self.kube.call("get", "serviceaccounts", accounts.get(&name)).await {
             Ok(_) => Ok(()),
             Err(DriverError::NotFound(_)) => Err(DriverError::FailedPrecondition(format!(
-                "the sandbox ServiceAccount {name} (--sandbox-service-account) does not exist in namespace {}",
-                self.config.namespace
+                "the sandbox ServiceAccount {name} (--sandbox-service-account) does not exist in namespace {namespace}"
             ))),
             Err(e) => Err(e),
         }

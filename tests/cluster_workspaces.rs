@@ -40,7 +40,10 @@ impl OperatorEnv {
         cluster.create_namespace(&home);
         cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key"]);
         let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = cluster.driver_identity_from("deploy/rbac-operator.yaml", &home, dir.path(), None);
+        // The chart test runs these with the chart's rendered operator RBAC instead.
+        let rbac =
+            std::env::var("OPENSHELL_TEST_OPERATOR_RBAC_FILE").unwrap_or_else(|_| "deploy/rbac-operator.yaml".into());
+        let kubeconfig = cluster.driver_identity_from(&rbac, &home, dir.path(), None);
         let label = format!("t3.openshell.ai/allow-{home}");
         let file = dir.path().join("namespaces.json");
         write_allowlist(&file, file_names);

@@ -192,49 +192,64 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             Some((r, s)) => (r, Some(s.to_string())),
             None => (p.resource, None),
         };
-        let object = match p.object {
-            NamedObject::Any => None,
-            NamedObject::SandboxNamespace => Some(config.namespace.clone()),
-            NamedObject::Scc => Some(config.openshift.scc.clone()),
-            NamedObject::SccGrantRole => Some(config.openshift.scc_grant_cluster_role.clone()),
-            // Without a client TLS Secret the driver reads none.
-            NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
-            NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
-            NamedObject::SandboxServiceAccount => Some(sandbox_service_account(&config.sandbox_service_account)),
+        let objects = match p.object {
+            NamedObject::CopiedSecrets => crate::kubernetes::copies::copied_secrets(config)
+                .into_iter()
+                .map(|c| Some(c.name))
+                .collect(),
+            _ => vec![None],
         };
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(p.verb.into()),
-                    group: Some(p.group.into()),
-                    resource: Some(resource.into()),
-                    subresource,
-                    name: object,
-                    namespace: namespace.clone(),
+        for copied in objects {
+            let object = match p.object {
+                NamedObject::CopiedSecrets => copied.clone(),
+                NamedObject::Any => None,
+                NamedObject::SandboxNamespace => Some(config.namespace.clone()),
+                NamedObject::Scc => Some(config.openshift.scc.clone()),
+                NamedObject::SccGrantRole => Some(config.openshift.scc_grant_cluster_role.clone()),
+                // Without a client TLS Secret the driver reads none.
+                NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
+                NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
+                NamedObject::SandboxServiceAccount => Some(sandbox_service_account(&config.sandbox_service_account)),
+            };
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        verb: Some(p.verb.into()),
+                        group: Some(p.group.into()),
+                        resource: Some(resource.into()),
+                        subresource: subresource.clone(),
+                        name: object,
+                        namespace: namespace.clone(),
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
+                },
                 ..Default::default()
-            },
-            ..Default::default()
-        };
-        let scope = namespace.map_or_else(|| "cluster-wide".to_string(), |n| format!("in {n}"));
-        let name = format!("permission {} {} {scope}", p.verb, qualified(p.group, p.resource));
-        lines.push(
-            match kube
-                .call(
-                    "create",
-                    "selfsubjectaccessreviews",
-                    reviews.create(&PostParams::default(), &review),
-                )
-                .await
-            {
-                Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
-                    line(name, Verdict::Pass, format!("allowed ({})", p.why))
-                }
-                Ok(_) => line(name, Verdict::Fail, format!("denied: needed for {}", p.why)),
-                Err(e) => line(name, Verdict::Warn, format!("could not ask: {e}")),
-            },
-        );
+            };
+            let scope = namespace
+                .clone()
+                .map_or_else(|| "cluster-wide".to_string(), |n| format!("in {n}"));
+            let mut name = format!("permission {} {} {scope}", p.verb, qualified(p.group, p.resource));
+            if let Some(copied) = &copied {
+                name.push_str(&format!(" ({copied})"));
+            }
+            lines.push(
+                match kube
+                    .call(
+                        "create",
+                        "selfsubjectaccessreviews",
+                        reviews.create(&PostParams::default(), &review),
+                    )
+                    .await
+                {
+                    Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
+                        line(name, Verdict::Pass, format!("allowed ({})", p.why))
+                    }
+                    Ok(_) => line(name, Verdict::Fail, format!("denied: needed for {}", p.why)),
+                    Err(e) => line(name, Verdict::Warn, format!("could not ask: {e}")),
+                },
+            );
+        }
     }
     lines
 }

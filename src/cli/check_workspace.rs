@@ -72,7 +72,11 @@ async fn allowlist_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckLi
         let namespaces: Api<Namespace> = Api::all(kube.client.clone());
         lines.push(
             match kube
-                .call("list", "namespaces", namespaces.list(&ListParams::default().labels(selector)))
+                .call(
+                    "list",
+                    "namespaces",
+                    namespaces.list(&ListParams::default().labels(selector)),
+                )
                 .await
             {
                 Ok(list) => {
@@ -117,7 +121,9 @@ pub async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> Ch
             return line(
                 "sandbox-service-account",
                 Verdict::Pass,
-                format!("{name}: the platform team makes it in each allowed namespace; a create in one without it is FAILED_PRECONDITION"),
+                format!(
+                    "{name}: the platform team makes it in each allowed namespace; a create in one without it is FAILED_PRECONDITION"
+                ),
             );
         }
         WorkspaceMode::Shared => {}

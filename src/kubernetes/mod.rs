@@ -6,6 +6,7 @@ pub mod cache;
 pub mod capacity;
 pub mod client;
 pub mod containers;
+pub mod copies;
 pub mod enricher;
 pub mod event_watch;
 pub mod expiry;

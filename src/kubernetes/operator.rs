@@ -60,7 +60,9 @@ pub fn validate_selector(selector: &str) -> Result<(), String> {
             (term.strip_prefix('!').unwrap_or(term), None)
         };
         if !is_label_key(key.trim()) {
-            return Err(format!("{term:?} has no valid label key (expected key=value, key!=value, key or !key)"));
+            return Err(format!(
+                "{term:?} has no valid label key (expected key=value, key!=value, key or !key)"
+            ));
         }
         if let Some(v) = value
             && !is_label_value(v.trim())
@@ -74,7 +76,8 @@ pub fn validate_selector(selector: &str) -> Result<(), String> {
 fn is_label_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }

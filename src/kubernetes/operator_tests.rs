@@ -67,15 +67,27 @@ fn flags_by_mode() {
     managed_with_file.operator_namespace_file = Some(good.into());
     let cases: Vec<(DriverConfig, Result<(), &str>)> = vec![
         (DriverConfig::defaults(), Ok(())),
-        (shared_with_label, Err("--operator-namespace-label is used only with --workspace-mode operator")),
-        (managed_with_file, Err("--operator-namespace-file is used only with --workspace-mode operator")),
+        (
+            shared_with_label,
+            Err("--operator-namespace-label is used only with --workspace-mode operator"),
+        ),
+        (
+            managed_with_file,
+            Err("--operator-namespace-file is used only with --workspace-mode operator"),
+        ),
         (operator("", None), Err("needs an allowlist")),
         (operator("openshell.ai/workspace=true", None), Ok(())),
         (operator("", Some(good)), Ok(())),
         (operator("a=b", Some(good)), Ok(())),
-        (operator("a in (b)", None), Err("--operator-namespace-label \"a in (b)\"")),
+        (
+            operator("a in (b)", None),
+            Err("--operator-namespace-label \"a in (b)\""),
+        ),
         (operator("", Some(bad)), Err("--operator-namespace-file: ")),
-        (operator("", Some("/nonexistent/ns.json")), Err("--operator-namespace-file: /nonexistent/ns.json")),
+        (
+            operator("", Some("/nonexistent/ns.json")),
+            Err("--operator-namespace-file: /nonexistent/ns.json"),
+        ),
     ];
     for (config, want) in cases {
         match (check_flags(&config), want) {
@@ -93,13 +105,66 @@ fn decisions() {
     let file_only = operator("", Some("/etc/ns.json"));
     let cases = [
         // (sources, config, namespace, code)
-        (Sources { label: set(&["a"]), file: set(&["b"]) }, &both, "a", None),
-        (Sources { label: set(&["a"]), file: set(&["b"]) }, &both, "b", None),
-        (Sources { label: set(&["a"]), file: set(&["b"]) }, &both, "c", Some(tonic::Code::FailedPrecondition)),
-        (Sources { label: None, file: set(&["b"]) }, &both, "b", None),
-        (Sources { label: None, file: set(&["b"]) }, &both, "c", Some(tonic::Code::Unavailable)),
-        (Sources { label: None, file: set(&["b"]) }, &file_only, "c", Some(tonic::Code::FailedPrecondition)),
-        (Sources::default(), &file_only, "c", Some(tonic::Code::FailedPrecondition)),
+        (
+            Sources {
+                label: set(&["a"]),
+                file: set(&["b"]),
+            },
+            &both,
+            "a",
+            None,
+        ),
+        (
+            Sources {
+                label: set(&["a"]),
+                file: set(&["b"]),
+            },
+            &both,
+            "b",
+            None,
+        ),
+        (
+            Sources {
+                label: set(&["a"]),
+                file: set(&["b"]),
+            },
+            &both,
+            "c",
+            Some(tonic::Code::FailedPrecondition),
+        ),
+        (
+            Sources {
+                label: None,
+                file: set(&["b"]),
+            },
+            &both,
+            "b",
+            None,
+        ),
+        (
+            Sources {
+                label: None,
+                file: set(&["b"]),
+            },
+            &both,
+            "c",
+            Some(tonic::Code::Unavailable),
+        ),
+        (
+            Sources {
+                label: None,
+                file: set(&["b"]),
+            },
+            &file_only,
+            "c",
+            Some(tonic::Code::FailedPrecondition),
+        ),
+        (
+            Sources::default(),
+            &file_only,
+            "c",
+            Some(tonic::Code::FailedPrecondition),
+        ),
     ];
     for (sources, config, ns, want) in cases {
         let got = sources.decide(ns, config).map_err(|e| tonic::Status::from(e));
@@ -107,7 +172,11 @@ fn decisions() {
         if let Err(status) = got
             && want == Some(tonic::Code::FailedPrecondition)
         {
-            assert!(status.message().contains(&format!("workspace \"{ns}\"")), "{}", status.message());
+            assert!(
+                status.message().contains(&format!("workspace \"{ns}\"")),
+                "{}",
+                status.message()
+            );
             assert!(status.message().contains("/etc/ns.json"), "{}", status.message());
         }
     }

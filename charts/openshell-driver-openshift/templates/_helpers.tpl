@@ -62,6 +62,9 @@ args:
   {{- with .Values.driver.clientTlsSecret }}
   - --client-tls-secret={{ . }}
   {{- end }}
+  {{- with .Values.driver.imagePullSecrets }}
+  - --image-pull-secrets={{ join "," . }}
+  {{- end }}
   {{- if eq .Values.workspaceMode "operator" }}
   {{- with .Values.operatorNamespaceLabel }}
   - --operator-namespace-label={{ . }}

@@ -52,7 +52,11 @@ impl KubeProvisioner {
                 let gone = ns.metadata.deletion_timestamp.is_some();
                 self.allowlist.update(|s| {
                     let set = s.label.get_or_insert_with(BTreeSet::new);
-                    if gone { set.remove(&name) } else { set.insert(name.clone()) };
+                    if gone {
+                        set.remove(&name)
+                    } else {
+                        set.insert(name.clone())
+                    };
                 });
             }
             watcher::Event::Delete(ns) => {
@@ -75,7 +79,9 @@ impl KubeProvisioner {
             return;
         };
         let stamp = |p: &std::path::Path| -> Option<(u64, SystemTime)> {
-            std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
         };
         let mut seen = None;
         let mut shutdown = self.shutdown.clone();

@@ -27,6 +27,7 @@ use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
 
 mod allowlist;
+mod copies;
 mod create;
 mod delivery;
 mod watches;
@@ -115,6 +116,7 @@ impl KubeProvisioner {
                     tokio::spawn(Arc::clone(&self).watch_events());
                     tokio::spawn(Arc::clone(&self).watch_pods());
                     tokio::spawn(Arc::clone(&self).tick_graces());
+                    tokio::spawn(Arc::clone(&self).watch_copy_sources());
                     return;
                 }
                 Ok(SandboxApiState::Missing) => Readiness::Misconfigured(CRD_MISSING_MESSAGE.into()),
@@ -362,8 +364,9 @@ impl SandboxProvisioner for KubeProvisioner {
             WorkspaceMode::Managed => {
                 self.ready_api().await?;
                 self.ensure_namespace(workspace).await?;
-                self.ensure_service_account(&workspace_namespace(&self.config, workspace))
-                    .await
+                let namespace = workspace_namespace(&self.config, workspace);
+                self.ensure_service_account(&namespace).await?;
+                self.copy_secrets_into(&namespace).await
             }
         }
     }

@@ -1,5 +1,5 @@
 //! What a sandbox needs around it: the workspace namespace, the sandbox ServiceAccount and the
-//! client TLS Secret (checked, and copied into managed workspaces).
+//! client TLS Secret (checked here; `copies` copies it into workspace namespaces).
 
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::ResourceExt;
@@ -112,52 +112,6 @@ impl KubeProvisioner {
         };
         check_client_tls(&secret, &self.config.namespace)?;
         Ok(Some(secret))
-    }
-
-    /// Managed mode: the workspace namespace gets its own copy, labelled as ours and kept equal
-    /// to the source.
-    pub(super) async fn copy_client_tls(&self, source: &Secret, namespace: &str) -> Result<(), DriverError> {
-        let name = self.config.client_tls_secret.clone();
-        let secrets: Api<Secret> = Api::namespaced(self.kube.client.clone(), namespace);
-        let mut copy = Secret {
-            metadata: kube::api::ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.to_string()),
-                labels: Some(self.ownership().labels()),
-                ..Default::default()
-            },
-            type_: source.type_.clone(),
-            data: source.data.clone(),
-            ..Default::default()
-        };
-        match self
-            .kube
-            .call("create", "secrets", secrets.create(&PostParams::default(), &copy))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(DriverError::AlreadyExists(_)) => {
-                let existing = self.kube.call("get", "secrets", secrets.get(&name)).await?;
-                if existing.data == copy.data && existing.type_ == copy.type_ {
-                    return Ok(());
-                }
-                if !self.ownership().owns(existing.labels()) {
-                    return Err(DriverError::FailedPrecondition(format!(
-                        "Secret {name} in namespace {namespace} is not the driver's copy of --client-tls-secret; remove it or rename the flag's Secret"
-                    )));
-                }
-                copy.metadata.resource_version = existing.metadata.resource_version;
-                self.kube
-                    .call(
-                        "update",
-                        "secrets",
-                        secrets.replace(&name, &PostParams::default(), &copy),
-                    )
-                    .await
-                    .map(|_| ())
-            }
-            Err(e) => Err(e),
-        }
     }
 }
 

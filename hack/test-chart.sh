@@ -19,7 +19,7 @@ combos=(
   "default|"
   "openshift|--set openshift.enabled=true --set metrics.serviceMonitor.enabled=true"
   "sidecar|--set gateway.enabled=false"
-  "managed|--set workspaceMode=managed"
+  "managed|--set workspaceMode=managed --set driver.clientTlsSecret=openshell-client-tls --set driver.imagePullSecrets={openshell-image-pull}"
   "openshift-managed|--set openshift.enabled=true --set workspaceMode=managed"
   "operator|--set workspaceMode=operator --set operatorNamespaceLabel=openshell.ai/workspace=true"
   "openshift-operator|--set openshift.enabled=true --set workspaceMode=operator --set operatorNamespaces={team-a,team-b}"
@@ -37,7 +37,7 @@ for combo in "${combos[@]}"; do
   if diff -u "$golden/$name.yaml" "$work/$name.yaml"; then echo "chart: $name renders as its golden file"
   else echo "chart: $name differs from tests/golden/chart/$name.yaml (UPDATE_GOLDEN=1 after review)"; failed=1; fi
 done
-for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc operatorNamespaces={Team_A} 'operatorNamespaceLabel=a in (b)'; do
+for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc operatorNamespaces={Team_A} 'operatorNamespaceLabel=a in (b)' driver.imagePullSecrets={Bad_Name}; do
   if "$helm" template openshell "$chart" --set "$bad" >/dev/null 2>&1; then
     echo "chart: values.schema.json accepted $bad"; failed=1
   fi
@@ -76,3 +76,8 @@ echo "chart: the OpenShift tier 3 passed with exactly the chart's RBAC (openshif
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-operator.yaml"
 OPENSHELL_TEST_OPERATOR_RBAC_FILE="$work/chart-rbac-operator.yaml" cargo test --locked --test cluster_workspaces -- --ignored --test-threads=2 operator_
 echo "chart: the operator-mode tier 3 passed with exactly the chart's RBAC (workspaceMode=operator)"
+"$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
+  --set workspaceMode=managed --set driver.clientTlsSecret=openshell-client-tls --set 'driver.imagePullSecrets={openshell-image-pull}' \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-managed.yaml"
+OPENSHELL_TEST_MANAGED_RBAC_FILE="$work/chart-rbac-managed.yaml" cargo test --locked --test cluster_workspaces -- --ignored managed_
+echo "chart: the managed-mode Secret copies passed with exactly the chart's RBAC (workspaceMode=managed)"

@@ -78,8 +78,13 @@ pub fn render_notes(config: &DriverConfig, namespace: &str) -> Vec<String> {
     let copies = if copies.is_empty() {
         String::new()
     } else {
+        let kept = if config.workspace_mode == WorkspaceMode::Managed {
+            "kept equal to their sources"
+        } else {
+            "written on each create"
+        };
         format!(
-            "; copies of Secret(s) {} from namespace {}, labelled {LABEL_COPY_OF} and kept equal to their sources",
+            "; copies of Secret(s) {} from namespace {}, labelled {LABEL_COPY_OF}, {kept}",
             copies.join(", "),
             config.namespace
         )

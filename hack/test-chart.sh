@@ -79,5 +79,5 @@ echo "chart: the operator-mode tier 3 passed with exactly the chart's RBAC (work
 "$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
   --set workspaceMode=managed --set driver.clientTlsSecret=openshell-client-tls --set 'driver.imagePullSecrets={openshell-image-pull}' \
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-managed.yaml"
-OPENSHELL_TEST_MANAGED_RBAC_FILE="$work/chart-rbac-managed.yaml" cargo test --locked --test cluster_workspaces -- --ignored managed_
+OPENSHELL_TEST_MANAGED_RBAC_FILE="$work/chart-rbac-managed.yaml" cargo test --locked --test cluster_copies -- --ignored
 echo "chart: the managed-mode Secret copies passed with exactly the chart's RBAC (workspaceMode=managed)"

@@ -122,5 +122,10 @@ fn render_notes_say_what_goes_into_the_namespace() {
         "{note}"
     );
     assert!(note.contains("ServiceAccount default"), "{note}");
-    assert!(note.contains("client-tls from namespace openshell-system, labelled openshell.ai/copy-of, written on each create"), "{note}");
+    assert!(
+        note.contains(
+            "client-tls from namespace openshell-system, labelled openshell.ai/copy-of, written on each create"
+        ),
+        "{note}"
+    );
 }

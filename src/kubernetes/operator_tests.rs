@@ -167,7 +167,7 @@ fn decisions() {
         ),
     ];
     for (sources, config, ns, want) in cases {
-        let got = sources.decide(ns, config).map_err(|e| tonic::Status::from(e));
+        let got = sources.decide(ns, config).map_err(tonic::Status::from);
         assert_eq!(got.as_ref().err().map(tonic::Status::code), want, "{ns} {sources:?}");
         if let Err(status) = got
             && want == Some(tonic::Code::FailedPrecondition)

@@ -110,7 +110,7 @@ impl KubeProvisioner {
         });
         follow(stream, self.shutdown.clone(), "source Secret", |event| {
             let change = match event {
-                watcher::Event::Apply(s) | watcher::Event::InitApply(s) => SourceChange::Changed(s),
+                watcher::Event::Apply(s) | watcher::Event::InitApply(s) => SourceChange::Changed(Box::new(s)),
                 watcher::Event::Delete(s) => SourceChange::Deleted(s.name_any()),
                 watcher::Event::Init | watcher::Event::InitDone => return,
             };
@@ -186,6 +186,6 @@ impl KubeProvisioner {
 }
 
 enum SourceChange {
-    Changed(Secret),
+    Changed(Box<Secret>),
     Deleted(String),
 }

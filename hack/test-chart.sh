@@ -19,9 +19,11 @@ combos=(
   "default|"
   "openshift|--set openshift.enabled=true --set metrics.serviceMonitor.enabled=true"
   "sidecar|--set gateway.enabled=false"
-  "managed|--set workspaceMode=managed"
+  "managed|--set workspaceMode=managed --set driver.clientTlsSecret=openshell-client-tls --set driver.imagePullSecrets={openshell-image-pull}"
   "network|--set driver.gatewayIngressOnly=true --set driver.enableUserNamespaces=true --set driver.httpsProxy=http://proxy.corp.example:3128 --set driver.noProxy=.svc --set driver.proxyAuthSecretName=corp-proxy --set driver.proxyAuthSecretKey=credentials --set driver.proxyAuthAllowInsecure=true"
   "openshift-managed|--set openshift.enabled=true --set workspaceMode=managed"
+  "operator|--set workspaceMode=operator --set operatorNamespaceLabel=openshell.ai/workspace=true"
+  "openshift-operator|--set openshift.enabled=true --set workspaceMode=operator --set operatorNamespaces={team-a,team-b}"
   "pinned|--set driver.image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --set gateway.persistence.enabled=false --set gateway.clusterIP=10.96.0.80"
 )
 "$helm" lint --strict "$chart"
@@ -36,7 +38,7 @@ for combo in "${combos[@]}"; do
   if diff -u "$golden/$name.yaml" "$work/$name.yaml"; then echo "chart: $name renders as its golden file"
   else echo "chart: $name differs from tests/golden/chart/$name.yaml (UPDATE_GOLDEN=1 after review)"; failed=1; fi
 done
-for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc; do
+for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc operatorNamespaces={Team_A} 'operatorNamespaceLabel=a in (b)' driver.imagePullSecrets={Bad_Name}; do
   if "$helm" template openshell "$chart" --set "$bad" >/dev/null 2>&1; then
     echo "chart: values.schema.json accepted $bad"; failed=1
   fi
@@ -70,3 +72,13 @@ echo "chart: tier 3 passed with exactly the chart's RBAC"
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-openshift.yaml"
 OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac-openshift.yaml" cargo test --locked --test cluster_openshift -- --ignored --test-threads=4
 echo "chart: the OpenShift tier 3 passed with exactly the chart's RBAC (openshift.enabled)"
+"$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
+  --set workspaceMode=operator --set operatorNamespaceLabel=x=y \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-operator.yaml"
+OPENSHELL_TEST_OPERATOR_RBAC_FILE="$work/chart-rbac-operator.yaml" cargo test --locked --test cluster_workspaces -- --ignored --test-threads=2 operator_
+echo "chart: the operator-mode tier 3 passed with exactly the chart's RBAC (workspaceMode=operator)"
+"$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
+  --set workspaceMode=managed --set driver.clientTlsSecret=openshell-client-tls --set 'driver.imagePullSecrets={openshell-image-pull}' \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/chart-rbac-managed.yaml"
+OPENSHELL_TEST_MANAGED_RBAC_FILE="$work/chart-rbac-managed.yaml" cargo test --locked --test cluster_copies -- --ignored
+echo "chart: the managed-mode Secret copies passed with exactly the chart's RBAC (workspaceMode=managed)"

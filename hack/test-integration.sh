@@ -28,6 +28,8 @@ cd "$repo"
 t0=$(date +%s)
 cargo test --locked --test cluster_kubernetes -- --ignored --test-threads=4
 cargo test --locked --test cluster_operations -- --ignored --test-threads=4
+cargo test --locked --test cluster_workspaces -- --ignored --test-threads=4
+cargo test --locked --test cluster_copies -- --ignored --test-threads=4
 cargo test --locked --test cluster_supervisor -- --ignored --test-threads=4
 cargo test --locked --test cluster_sideload -- --ignored --test-threads=4
 cargo test --locked --test cluster_expiry -- --ignored --test-threads=4

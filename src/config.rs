@@ -12,6 +12,10 @@ pub enum WorkspaceMode {
     Shared,
     /// A namespace per workspace (`{prefix}{workspace}`), created on demand and labelled as ours.
     Managed,
+    /// Workspaces are namespaces of the same name that the platform team made; only those on the
+    /// allowlist (`--operator-namespace-label`, `--operator-namespace-file`) may be used. The
+    /// driver never creates or deletes a namespace.
+    Operator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,6 +133,17 @@ pub struct DriverConfig {
         default_value = "openshell-ws-"
     )]
     pub workspace_namespace_prefix: String,
+
+    /// Operator workspace mode: a label selector (e.g. `openshell.ai/workspace=true`); namespaces
+    /// that match it are on the allowlist, followed by a watch.
+    #[arg(long, env = "OPENSHELL_DRIVER_OPERATOR_NAMESPACE_LABEL", default_value = "")]
+    pub operator_namespace_label: String,
+
+    /// Operator workspace mode: a JSON file holding an array of namespace names on the allowlist
+    /// (e.g. a mounted ConfigMap); re-read when it changes. With --operator-namespace-label as
+    /// well, a namespace on either is allowed.
+    #[arg(long, env = "OPENSHELL_DRIVER_OPERATOR_NAMESPACE_FILE")]
+    pub operator_namespace_file: Option<PathBuf>,
 
     /// Identifies this gateway's sandboxes (label `openshell.ai/gateway-id`) so that several
     /// gateways can share a cluster.
@@ -453,6 +468,7 @@ impl DriverConfig {
                 "--gateway-endpoint (OPENSHELL_DRIVER_GATEWAY_ENDPOINT) is required: the gateway URL sandbox pods reach, e.g. https://openshell-gateway.openshell-system.svc:8443".into(),
             );
         }
+        crate::kubernetes::operator::check_flags(self)?;
         let endpoint = self.gateway_endpoint.trim();
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             return Err(format!(

@@ -184,3 +184,65 @@ fn serve_refuses_to_start_without_a_gateway_endpoint() {
         assert!(!socket.exists(), "{endpoint:?}: no socket is opened");
     }
 }
+
+#[test]
+fn serve_refuses_bad_operator_mode_flags_naming_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("run").join("driver.sock");
+    let malformed = dir.path().join("namespaces.json");
+    std::fs::write(&malformed, "team-a\n").expect("write");
+    let malformed = malformed.to_string_lossy().into_owned();
+    // (environment, the flag the error must name)
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("OPENSHELL_DRIVER_WORKSPACE_MODE", "operator")],
+            "--operator-namespace-label",
+        ),
+        (
+            &[
+                ("OPENSHELL_DRIVER_WORKSPACE_MODE", "operator"),
+                ("OPENSHELL_DRIVER_OPERATOR_NAMESPACE_LABEL", "team in (a,b)"),
+            ],
+            "--operator-namespace-label \"team in (a,b)\"",
+        ),
+        (
+            &[
+                ("OPENSHELL_DRIVER_WORKSPACE_MODE", "operator"),
+                ("OPENSHELL_DRIVER_OPERATOR_NAMESPACE_FILE", &malformed),
+            ],
+            "--operator-namespace-file",
+        ),
+        (
+            &[
+                ("OPENSHELL_DRIVER_WORKSPACE_MODE", "operator"),
+                (
+                    "OPENSHELL_DRIVER_OPERATOR_NAMESPACE_FILE",
+                    "/nonexistent/namespaces.json",
+                ),
+            ],
+            "--operator-namespace-file: /nonexistent/namespaces.json",
+        ),
+        (
+            &[("OPENSHELL_DRIVER_OPERATOR_NAMESPACE_LABEL", "a=b")],
+            "--operator-namespace-label is used only with --workspace-mode operator",
+        ),
+    ];
+    for (env, flag) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"))
+            .arg("--socket")
+            .arg(&socket)
+            .args([
+                "--metrics-bind-address",
+                "",
+                "--gateway-endpoint",
+                "http://gateway.test:8080",
+            ])
+            .envs(env.iter().copied())
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{env:?}: started anyway");
+        assert!(stderr.contains(flag), "{env:?}: {stderr}");
+        assert!(!socket.exists(), "{env:?}: no socket is opened");
+    }
+}

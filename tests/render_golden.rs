@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
-use openshell_driver_openshift::config::{AppArmor, DriverConfig, PlatformMode, SandboxAuth};
+use openshell_driver_openshift::config::{AppArmor, DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use openshell_driver_openshift::kubernetes::sideload::SupervisorSideload;
 
 fn assert_golden(rendered: &str, name: &str) {
@@ -57,6 +57,18 @@ fn render_matches_golden_yaml() {
     .expect("renders");
     assert_golden(&expiry, "render-sandbox-expiry.yaml");
     assert!(expiry.contains("shutdownTime: 2026-03-01T18:00:00Z") && expiry.contains("shutdownPolicy: Retain"));
+    // Managed mode: the workspace's own namespace, with the Secrets copied into it; operator
+    // mode: the platform team's namespace of the workspace's name, on the allowlist.
+    let mut managed = driver.clone();
+    managed.workspace_mode = WorkspaceMode::Managed;
+    managed.image_pull_secrets = vec!["regcred".into()];
+    let managed = render_yaml(&input, &args(managed)).expect("renders");
+    assert_golden(&managed, "render-sandbox-managed.yaml");
+    let mut operator = driver.clone();
+    operator.workspace_mode = WorkspaceMode::Operator;
+    operator.operator_namespace_label = "openshell.ai/workspace=true".into();
+    let operator = render_yaml(&input, &args(operator)).expect("renders");
+    assert_golden(&operator, "render-sandbox-operator.yaml");
     // The gateway's token in a Secret, and an AppArmor choice.
     driver.sandbox_auth = SandboxAuth::TokenFile;
     driver.app_armor_profile = AppArmor::Unconfined;

@@ -5,7 +5,7 @@ mod scc;
 
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use serde::Serialize;
@@ -101,24 +101,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
             None
         }
     };
-    if config.workspace_mode == WorkspaceMode::Shared {
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        lines.push(
-            match kube.call("get", "namespaces", namespaces.get(&config.namespace)).await {
-                Ok(_) => line("namespace", Verdict::Pass, format!("{} exists", config.namespace)),
-                Err(DriverError::NotFound(_)) => line(
-                    "namespace",
-                    Verdict::Fail,
-                    format!("{} does not exist", config.namespace),
-                ),
-                Err(e) => line(
-                    "namespace",
-                    Verdict::Warn,
-                    format!("{}: cannot tell ({e})", config.namespace),
-                ),
-            },
-        );
-    }
+    lines.extend(super::check_workspace::workspace_lines(&kube, config).await);
     let facts = PlatformFacts {
         // Asked only when the mode leaves it open.
         scc_api: config.openshift.platform == PlatformMode::Auto
@@ -214,49 +197,64 @@ async fn permission_lines(kube: &KubeCalls, config: &DriverConfig, openshift: bo
             Some((r, s)) => (r, Some(s.to_string())),
             None => (p.resource, None),
         };
-        let object = match p.object {
-            NamedObject::Any => None,
-            NamedObject::SandboxNamespace => Some(config.namespace.clone()),
-            NamedObject::Scc => Some(config.openshift.scc.clone()),
-            NamedObject::SccGrantRole => Some(config.openshift.scc_grant_cluster_role.clone()),
-            // Without a client TLS Secret the driver reads none.
-            NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
-            NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
-            NamedObject::SandboxServiceAccount => Some(sandbox_service_account(&config.sandbox_service_account)),
+        let objects = match p.object {
+            NamedObject::CopiedSecrets => crate::kubernetes::copies::copied_secrets(config)
+                .into_iter()
+                .map(|c| Some(c.name))
+                .collect(),
+            _ => vec![None],
         };
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(p.verb.into()),
-                    group: Some(p.group.into()),
-                    resource: Some(resource.into()),
-                    subresource,
-                    name: object,
-                    namespace: namespace.clone(),
+        for copied in objects {
+            let object = match p.object {
+                NamedObject::CopiedSecrets => copied.clone(),
+                NamedObject::Any => None,
+                NamedObject::SandboxNamespace => Some(config.namespace.clone()),
+                NamedObject::Scc => Some(config.openshift.scc.clone()),
+                NamedObject::SccGrantRole => Some(config.openshift.scc_grant_cluster_role.clone()),
+                // Without a client TLS Secret the driver reads none.
+                NamedObject::ClientTlsSecret if config.client_tls_secret.is_empty() => continue,
+                NamedObject::ClientTlsSecret => Some(config.client_tls_secret.clone()),
+                NamedObject::SandboxServiceAccount => Some(sandbox_service_account(&config.sandbox_service_account)),
+            };
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        verb: Some(p.verb.into()),
+                        group: Some(p.group.into()),
+                        resource: Some(resource.into()),
+                        subresource: subresource.clone(),
+                        name: object,
+                        namespace: namespace.clone(),
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
+                },
                 ..Default::default()
-            },
-            ..Default::default()
-        };
-        let scope = namespace.map_or_else(|| "cluster-wide".to_string(), |n| format!("in {n}"));
-        let name = format!("permission {} {} {scope}", p.verb, qualified(p.group, p.resource));
-        lines.push(
-            match kube
-                .call(
-                    "create",
-                    "selfsubjectaccessreviews",
-                    reviews.create(&PostParams::default(), &review),
-                )
-                .await
-            {
-                Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
-                    line(name, Verdict::Pass, format!("allowed ({})", p.why))
-                }
-                Ok(_) => line(name, Verdict::Fail, format!("denied: needed for {}", p.why)),
-                Err(e) => line(name, Verdict::Warn, format!("could not ask: {e}")),
-            },
-        );
+            };
+            let scope = namespace
+                .clone()
+                .map_or_else(|| "cluster-wide".to_string(), |n| format!("in {n}"));
+            let mut name = format!("permission {} {} {scope}", p.verb, qualified(p.group, p.resource));
+            if let Some(copied) = &copied {
+                name.push_str(&format!(" ({copied})"));
+            }
+            lines.push(
+                match kube
+                    .call(
+                        "create",
+                        "selfsubjectaccessreviews",
+                        reviews.create(&PostParams::default(), &review),
+                    )
+                    .await
+                {
+                    Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
+                        line(name, Verdict::Pass, format!("allowed ({})", p.why))
+                    }
+                    Ok(_) => line(name, Verdict::Fail, format!("denied: needed for {}", p.why)),
+                    Err(e) => line(name, Verdict::Warn, format!("could not ask: {e}")),
+                },
+            );
+        }
     }
     lines
 }
@@ -300,7 +298,7 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
             Err(e) => line("client-tls", Verdict::Warn, format!("{name}: cannot tell ({e})")),
         });
     }
-    lines.push(service_account_line(kube, config).await);
+    lines.push(super::check_workspace::service_account_line(kube, config).await);
     lines.push(match config.sandbox_auth {
         SandboxAuth::ServiceAccount => line(
             "sandbox-auth",
@@ -318,40 +316,6 @@ async fn supervisor_lines(kube: &KubeCalls, config: &DriverConfig) -> Vec<CheckL
         ),
     });
     lines
-}
-
-/// The sandbox pods' ServiceAccount: made by the driver in managed mode, required in shared mode.
-async fn service_account_line(kube: &KubeCalls, config: &DriverConfig) -> CheckLine {
-    let name = sandbox_service_account(&config.sandbox_service_account);
-    if config.workspace_mode == crate::config::WorkspaceMode::Managed {
-        return line(
-            "sandbox-service-account",
-            Verdict::Pass,
-            format!("{name}: created by the driver in each workspace namespace"),
-        );
-    }
-    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-        Api::namespaced(kube.client.clone(), &config.namespace);
-    match kube.call("get", "serviceaccounts", accounts.get(&name)).await {
-        Ok(_) => line(
-            "sandbox-service-account",
-            Verdict::Pass,
-            format!("{name} exists in {}", config.namespace),
-        ),
-        Err(DriverError::NotFound(_)) => line(
-            "sandbox-service-account",
-            Verdict::Fail,
-            format!(
-                "{name} (--sandbox-service-account) does not exist in {}; creates fail until it does",
-                config.namespace
-            ),
-        ),
-        Err(e) => line(
-            "sandbox-service-account",
-            Verdict::Warn,
-            format!("{name}: cannot tell ({e})"),
-        ),
-    }
 }
 
 fn qualified(group: &str, resource: &str) -> String {
@@ -424,7 +388,9 @@ async fn controller_line(
         WorkspaceMode::Shared => {
             Api::namespaced_with(kube.client.clone(), &config.namespace, &sandbox_resource(version))
         }
-        WorkspaceMode::Managed => Api::all_with(kube.client.clone(), &sandbox_resource(version)),
+        WorkspaceMode::Managed | WorkspaceMode::Operator => {
+            Api::all_with(kube.client.clone(), &sandbox_resource(version))
+        }
     };
     if let Ok(list) = kube
         .call("list", "sandboxes", sandboxes.list(&ListParams::default()))

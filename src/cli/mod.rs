@@ -2,6 +2,7 @@
 
 pub mod check;
 mod check_network;
+pub mod check_workspace;
 pub mod client;
 pub mod render;
 

@@ -42,6 +42,7 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     let request = crate::cli::read_sandbox(input)?;
     args.driver.check_settings().map_err(anyhow::Error::msg)?;
     let mut driver = args.driver.clone();
+    driver.resolve_mode_defaults();
     if driver.gateway_endpoint.is_empty() {
         // Offline review needs no gateway; the placeholder shows where the URL goes.
         driver.gateway_endpoint = crate::config::OFFLINE_GATEWAY_ENDPOINT.into();
@@ -72,7 +73,11 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
         decide(&args.driver, &PlatformFacts::default(), &request).map_err(|e| anyhow::anyhow!("{e}"))?;
         None
     };
-    let mut out = serde_yaml::to_string(&rendered.manifest)?;
+    let mut out: String = crate::kubernetes::copies::render_notes(&args.driver, &rendered.identity.namespace)
+        .into_iter()
+        .map(|note| note + "\n")
+        .collect();
+    out.push_str(&serde_yaml::to_string(&rendered.manifest)?);
     if let Some(mut secret) = rendered.token_secret {
         // The token is a secret: the review output shows where it goes, not what it is.
         secret.string_data = Some([(TOKEN_KEY.to_string(), "<redacted>".to_string())].into());

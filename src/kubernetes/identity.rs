@@ -48,6 +48,8 @@ pub fn identity_of(sandbox: &DriverSandbox, config: &DriverConfig) -> Result<San
         // `--` never appears in a valid name, so `{workspace}--{name}` cannot collide.
         WorkspaceMode::Shared => (config.namespace.clone(), format!("{workspace}--{}", sandbox.name)),
         WorkspaceMode::Managed => (workspace_namespace(config, workspace), sandbox.name.clone()),
+        // The platform team's namespace of the same name (its allowlist is checked on create).
+        WorkspaceMode::Operator => (workspace.to_string(), sandbox.name.clone()),
     };
     Ok(SandboxIdentity {
         id: sandbox.id.clone(),

@@ -27,6 +27,13 @@ fn object_names_by_mode() {
         (managed.namespace.as_str(), managed.object_name.as_str()),
         ("openshell-ws-team-a", "dev")
     );
+
+    config.workspace_mode = WorkspaceMode::Operator;
+    let operator = identity_of(&request("dev", "team-a"), &config).expect("valid");
+    assert_eq!(
+        (operator.namespace.as_str(), operator.object_name.as_str()),
+        ("team-a", "dev")
+    );
 }
 
 #[test]

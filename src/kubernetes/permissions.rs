@@ -29,6 +29,9 @@ pub enum NamedObject {
     ClientTlsSecret,
     /// The sandbox pods' ServiceAccount (`--sandbox-service-account`).
     SandboxServiceAccount,
+    /// Each Secret copied into workspace namespaces (`kubernetes::copies`): the client TLS
+    /// Secret and the image-pull Secrets. `check` asks about each.
+    CopiedSecrets,
 }
 
 pub const fn p(
@@ -165,32 +168,103 @@ const NODES: [Permission; 2] = [
     ),
 ];
 
-const NAMESPACE_RULES: [Permission; 3] = [
+/// Managed mode copies the client TLS and image-pull Secrets into each workspace namespace and
+/// keeps them equal to their sources: a watch of each source by name, the copies' writes, and
+/// their removal when a source is deleted.
+const COPY_RULES: [Permission; 5] = [
+    named(
+        p("get", "", "secrets", false, "the copied Secrets and their copies"),
+        NamedObject::CopiedSecrets,
+    ),
+    named(
+        p("list", "", "secrets", false, "the watch of each copied Secret's source"),
+        NamedObject::CopiedSecrets,
+    ),
+    named(
+        p(
+            "watch",
+            "",
+            "secrets",
+            false,
+            "the watch of each copied Secret's source",
+        ),
+        NamedObject::CopiedSecrets,
+    ),
+    named(
+        p("update", "", "secrets", false, "a copy follows its source"),
+        NamedObject::CopiedSecrets,
+    ),
+    named(
+        p("delete", "", "secrets", false, "a copy goes with its source"),
+        NamedObject::CopiedSecrets,
+    ),
+];
+
+const NAMESPACE_RULES: [Permission; 4] = [
     p("get", "", "namespaces", false, "workspace namespaces"),
+    p(
+        "list",
+        "",
+        "namespaces",
+        false,
+        "the workspace namespaces a source's copies are in",
+    ),
     p("create", "", "namespaces", false, "workspace namespaces"),
     p("delete", "", "namespaces", false, "DeleteWorkspace"),
+];
+
+/// Operator mode: the allowlist's Namespace watch (`--operator-namespace-label`). No create or
+/// delete: the platform team owns the namespaces.
+const OPERATOR_NAMESPACE_RULES: [Permission; 2] = [
+    p(
+        "list",
+        "",
+        "namespaces",
+        false,
+        "the operator namespace allowlist (label watch)",
+    ),
+    p(
+        "watch",
+        "",
+        "namespaces",
+        false,
+        "the operator namespace allowlist (label watch)",
+    ),
 ];
 
 /// Everything the driver needs in `mode` on plain Kubernetes (OpenShift adds
 /// `openshift::permissions`).
 pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
     let mut all: Vec<Permission> = SANDBOX_RULES.to_vec();
-    all.push(CLIENT_TLS_READ);
+    if mode != WorkspaceMode::Managed {
+        all.push(CLIENT_TLS_READ);
+    }
     all.push(crate::kubernetes::ingress::NETWORK_POLICY_CREATE);
-    if mode == WorkspaceMode::Managed {
-        all = cluster_wide(all);
-        all.extend(NAMESPACE_RULES);
-        all.push(CLIENT_TLS_COPY);
-        all.push(SANDBOX_SERVICE_ACCOUNT_CREATE);
-    } else {
-        all.push(SANDBOX_SERVICE_ACCOUNT_READ);
-        all.extend(SANDBOX_SERVICE_ACCOUNT_WATCH);
+    match mode {
+        WorkspaceMode::Managed => {
+            all = cluster_wide(all);
+            all.extend(COPY_RULES);
+            all.extend(NAMESPACE_RULES);
+            all.push(SANDBOX_SERVICE_ACCOUNT_CREATE);
+        }
+        // The platform team's namespaces: sandbox rules cluster-wide, the ServiceAccount only
+        // read, the client TLS Secret copied in.
+        WorkspaceMode::Operator => {
+            all.push(SANDBOX_SERVICE_ACCOUNT_READ);
+            all = cluster_wide(all);
+            all.extend(OPERATOR_NAMESPACE_RULES);
+            all.push(CLIENT_TLS_COPY);
+        }
+        WorkspaceMode::Shared => {
+            all.push(SANDBOX_SERVICE_ACCOUNT_READ);
+            all.extend(SANDBOX_SERVICE_ACCOUNT_WATCH);
+        }
     }
     all.extend(NODES);
     all
 }
 
-/// Managed mode works in namespaces it makes, so namespaced rules are granted cluster-wide.
+/// Managed and operator mode work in many namespaces, so namespaced rules are granted cluster-wide.
 pub fn cluster_wide(mut rules: Vec<Permission>) -> Vec<Permission> {
     for rule in &mut rules {
         rule.namespaced = false;

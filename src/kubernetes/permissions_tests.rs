@@ -52,4 +52,19 @@ fn deploy_rbac_grants_exactly_what_the_driver_needs() {
         granted("deploy/rbac-managed.yaml"),
         rule_set(&required(WorkspaceMode::Managed))
     );
+    assert_eq!(
+        granted("deploy/rbac-operator.yaml"),
+        rule_set(&required(WorkspaceMode::Operator))
+    );
+}
+
+/// Operator mode uses the platform team's namespaces: it may never make or remove one.
+#[test]
+fn operator_mode_has_no_namespace_writes() {
+    let namespace_verbs: Vec<&str> = required(WorkspaceMode::Operator)
+        .iter()
+        .filter(|p| p.resource == "namespaces")
+        .map(|p| p.verb)
+        .collect();
+    assert_eq!(namespace_verbs, ["list", "watch"]);
 }

@@ -79,6 +79,13 @@ pub fn required(mode: WorkspaceMode, openshift: bool) -> Vec<Permission> {
             all.extend(OPENSHIFT_CLUSTER_RULES);
             all.extend(OPENSHIFT_MANAGED_RULES);
         }
+        // The platform team's namespaces: it grants the SCC there; the driver reads their
+        // SCC annotations.
+        WorkspaceMode::Operator => {
+            all.extend(cluster_wide(OPENSHIFT_RULES.to_vec()));
+            all.extend(OPENSHIFT_CLUSTER_RULES);
+            all.push(p("get", "", "namespaces", false, "the namespace's SCC annotations"));
+        }
         WorkspaceMode::Shared => {
             all.extend(OPENSHIFT_RULES);
             all.push(SANDBOX_NAMESPACE_READ);

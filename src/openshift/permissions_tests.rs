@@ -24,4 +24,8 @@ fn deploy_rbac_grants_exactly_what_the_driver_needs() {
         both("deploy/rbac-managed.yaml", "deploy/openshift/rbac-managed.yaml"),
         rule_set(&required(WorkspaceMode::Managed, true))
     );
+    assert_eq!(
+        both("deploy/rbac-operator.yaml", "deploy/openshift/rbac-operator.yaml"),
+        rule_set(&required(WorkspaceMode::Operator, true))
+    );
 }

@@ -144,32 +144,40 @@ pub struct ManagedEnv {
 
 impl ManagedEnv {
     pub async fn start(tag: &str) -> Self {
+        Self::start_with(tag, &[], |_, _| {}).await
+    }
+
+    /// With more flags, and `before` run (on the cluster and the home namespace) before the
+    /// driver starts.
+    pub async fn start_with(tag: &str, extra_args: &[&str], before: impl FnOnce(&Cluster, &str)) -> Self {
         let cluster = Cluster::from_env();
         let home = unique_namespace(tag);
         cluster.create_namespace(&home);
         cluster.apply_client_tls_secret(&home, &["ca.crt", "tls.crt", "tls.key"]);
+        before(&cluster, &home);
         let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = cluster.driver_identity_from("deploy/rbac-managed.yaml", &home, dir.path(), None);
+        // The chart test runs these with the chart's rendered managed RBAC instead.
+        let rbac =
+            std::env::var("OPENSHELL_TEST_MANAGED_RBAC_FILE").unwrap_or_else(|_| "deploy/rbac-managed.yaml".into());
+        let kubeconfig = cluster.driver_identity_from(&rbac, &home, dir.path(), None);
         let kubeconfig = kubeconfig.to_string_lossy().into_owned();
         let prefix = format!("{home}-");
-        let driver = DriverProcess::start(
-            &[
-                "--workspace-mode",
-                "managed",
-                "--workspace-namespace-prefix",
-                &prefix,
-                "--gateway-id",
-                &home,
-                "--namespace",
-                &home,
-                "--gateway-endpoint",
-                "https://gateway.test:8443",
-                "--client-tls-secret",
-                CLIENT_TLS_SECRET,
-            ],
-            &[("KUBECONFIG", &kubeconfig)],
-        )
-        .await;
+        let mut args = vec![
+            "--workspace-mode",
+            "managed",
+            "--workspace-namespace-prefix",
+            &prefix,
+            "--gateway-id",
+            &home,
+            "--namespace",
+            &home,
+            "--gateway-endpoint",
+            "https://gateway.test:8443",
+            "--client-tls-secret",
+            CLIENT_TLS_SECRET,
+        ];
+        args.extend_from_slice(extra_args);
+        let driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig)]).await;
         Self {
             cluster,
             home,

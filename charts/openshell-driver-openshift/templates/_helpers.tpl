@@ -90,6 +90,17 @@ args:
   {{- with .Values.driver.clientTlsSecret }}
   - --client-tls-secret={{ . }}
   {{- end }}
+  {{- with .Values.driver.imagePullSecrets }}
+  - --image-pull-secrets={{ join "," . }}
+  {{- end }}
+  {{- if eq .Values.workspaceMode "operator" }}
+  {{- with .Values.operatorNamespaceLabel }}
+  - --operator-namespace-label={{ . }}
+  {{- end }}
+  {{- if .Values.operatorNamespaces }}
+  - --operator-namespace-file={{ include "driver.operatorNamespaceFile" . }}
+  {{- end }}
+  {{- end }}
   - --kube-api-timeout={{ .Values.driver.kubeApiTimeout }}
   - --default-ttl={{ .Values.driver.defaultTtl }}
   - --expiry-policy={{ .Values.driver.expiryPolicy }}
@@ -120,4 +131,17 @@ securityContext:
   {{- toYaml .Values.containerSecurityContext | nindent 2 }}
 volumeMounts:
   - {name: driver-socket, mountPath: {{ include "driver.socketDir" . }}}
+  {{- if include "driver.operatorFile" . }}
+  - {name: operator-namespaces, mountPath: /etc/openshell-operator, readOnly: true}
+  {{- end }}
+{{- end -}}
+
+{{/* Operator mode with listed namespaces: the allowlist file, from a ConfigMap the driver re-reads. */}}
+{{- define "driver.operatorFile" -}}
+{{- if and (eq .Values.workspaceMode "operator") .Values.operatorNamespaces }}true{{ end -}}
+{{- end -}}
+{{- define "driver.operatorNamespaceFile" -}}/etc/openshell-operator/namespaces.json{{- end -}}
+{{- define "driver.operatorVolume" -}}
+name: operator-namespaces
+configMap: {name: {{ include "driver.fullname" . }}-operator-namespaces}
 {{- end -}}

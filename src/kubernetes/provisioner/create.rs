@@ -18,6 +18,7 @@ impl KubeProvisioner {
     pub(super) async fn create_sandbox(&self, sandbox: &DriverSandbox) -> Result<(), DriverError> {
         let version = self.ready_api().await?;
         let mut rendered = self.render(sandbox, version)?;
+        self.require_allowed(&rendered.identity.namespace)?;
         require_token_source(&sandbox.spec.clone().unwrap_or_default(), &self.config)?;
         // The namespace first: a platform enricher may read it (OpenShift: its SCC annotations).
         self.prepare_workspace(&rendered.identity).await?;
@@ -45,20 +46,21 @@ impl KubeProvisioner {
     }
 
     /// What must exist before the Sandbox: the client TLS Secret and the sandbox ServiceAccount,
-    /// and in managed mode the workspace namespace with its copies.
+    /// and in managed mode the workspace namespace; outside shared mode, the copied Secrets.
     async fn prepare_workspace(&self, identity: &SandboxIdentity) -> Result<(), DriverError> {
-        let tls = self.client_tls_source().await?;
         match self.config.workspace_mode {
-            WorkspaceMode::Shared => self.require_service_account().await,
+            WorkspaceMode::Shared => {
+                self.client_tls_source().await?;
+                return self.require_service_account(&identity.namespace).await;
+            }
+            // The platform team's namespace: its ServiceAccount must be there.
+            WorkspaceMode::Operator => self.require_service_account(&identity.namespace).await?,
             WorkspaceMode::Managed => {
                 self.ensure_namespace(&identity.workspace).await?;
                 self.ensure_service_account(&identity.namespace).await?;
-                match &tls {
-                    Some(source) => self.copy_client_tls(source, &identity.namespace).await,
-                    None => Ok(()),
-                }
             }
         }
+        self.copy_secrets_into(&identity.namespace).await
     }
 
     /// Writes the Sandbox; `true` when this call made it, `false` for a retry of the same create

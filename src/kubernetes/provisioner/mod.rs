@@ -29,6 +29,8 @@ use crate::metrics::DriverMetrics;
 use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
 
+mod allowlist;
+mod copies;
 mod create;
 mod delivery;
 mod watches;
@@ -57,6 +59,8 @@ pub struct KubeProvisioner {
     shutdown: watch::Receiver<bool>,
     /// Shared mode: whether the sandbox ServiceAccount exists, so a create need not GET it.
     sandbox_account: PresenceWatch,
+    /// Operator mode: the namespaces workspaces may use.
+    allowlist: crate::kubernetes::operator::Allowlist,
 }
 
 impl KubeProvisioner {
@@ -99,7 +103,9 @@ impl KubeProvisioner {
             metrics,
             shutdown,
             sandbox_account,
+            allowlist: Default::default(),
         });
+        this.start_allowlist();
         Arc::clone(&this.enricher).start(PlatformEvents::new(Arc::clone(&this.cache)), this.shutdown.clone());
         tokio::spawn(readiness::publish(
             this.backend.subscribe(),
@@ -125,6 +131,7 @@ impl KubeProvisioner {
                     tokio::spawn(Arc::clone(&self).watch_events());
                     tokio::spawn(Arc::clone(&self).watch_pods());
                     tokio::spawn(Arc::clone(&self).tick_graces());
+                    tokio::spawn(Arc::clone(&self).watch_copy_sources());
                     return;
                 }
                 Ok(SandboxApiState::Missing) => Readiness::Misconfigured(CRD_MISSING_MESSAGE.into()),
@@ -142,14 +149,14 @@ impl KubeProvisioner {
         }
     }
 
-    /// The sandbox namespace in shared mode, every namespace in managed mode.
+    /// The sandbox namespace in shared mode, every namespace in managed and operator mode.
     fn in_scope<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Api::namespaced(self.kube.client.clone(), &self.config.namespace),
-            WorkspaceMode::Managed => Api::all(self.kube.client.clone()),
+            WorkspaceMode::Managed | WorkspaceMode::Operator => Api::all(self.kube.client.clone()),
         }
     }
 
@@ -157,7 +164,7 @@ impl KubeProvisioner {
         let resource = sandbox_resource(version);
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Api::namespaced_with(self.kube.client.clone(), &self.config.namespace, &resource),
-            WorkspaceMode::Managed => Api::all_with(self.kube.client.clone(), &resource),
+            WorkspaceMode::Managed | WorkspaceMode::Operator => Api::all_with(self.kube.client.clone(), &resource),
         }
     }
 
@@ -229,6 +236,7 @@ impl SandboxProvisioner for KubeProvisioner {
         // Input checks do not need the cluster; the version only changes how a stop is written.
         let version = (*self.api.borrow()).unwrap_or(SandboxApiVersion::V1beta1);
         let rendered = self.render(sandbox, version)?;
+        self.require_allowed(&rendered.identity.namespace)?;
         self.client_tls_source().await?;
         self.enricher.validate(sandbox, &rendered).await?;
         if let Some(count) = requested_gpus(&sandbox.spec.clone().unwrap_or_default())? {
@@ -366,18 +374,22 @@ impl SandboxProvisioner for KubeProvisioner {
         validate_public_name("workspace", workspace)?;
         match self.config.workspace_mode {
             WorkspaceMode::Shared => Ok(()),
+            // The platform team's namespace: used, never made.
+            WorkspaceMode::Operator => self.require_allowed(workspace),
             WorkspaceMode::Managed => {
                 self.ready_api().await?;
                 self.ensure_namespace(workspace).await?;
-                self.ensure_service_account(&workspace_namespace(&self.config, workspace))
-                    .await
+                let namespace = workspace_namespace(&self.config, workspace);
+                self.ensure_service_account(&namespace).await?;
+                self.copy_secrets_into(&namespace).await
             }
         }
     }
 
     async fn delete_workspace(&self, workspace: &str) -> Result<(), DriverError> {
         validate_public_name("workspace", workspace)?;
-        if self.config.workspace_mode == WorkspaceMode::Shared {
+        // Operator mode: the namespace is the platform team's; the driver never touches it.
+        if self.config.workspace_mode != WorkspaceMode::Managed {
             return Ok(());
         }
         self.ready_api().await?;

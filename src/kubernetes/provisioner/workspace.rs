@@ -1,5 +1,5 @@
 //! What a sandbox needs around it: the workspace namespace, the sandbox ServiceAccount and the
-//! client TLS Secret (checked, and copied into managed workspaces).
+//! client TLS Secret (checked here; `copies` copies it into workspace namespaces).
 
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::ResourceExt;
@@ -79,19 +79,19 @@ impl KubeProvisioner {
         }
     }
 
-    /// Shared mode: the sandbox pods' ServiceAccount must exist, or the pod is never made.
-    pub(super) async fn require_service_account(&self) -> Result<(), DriverError> {
-        // The watch's "absent" may be a moment old: only "present" skips the lookup.
-        if self.sandbox_account.now() == Presence::Present {
+    /// Shared and operator mode: the sandbox pods' ServiceAccount must exist in `namespace`, or
+    /// the pod is never made.
+    pub(super) async fn require_service_account(&self, namespace: &str) -> Result<(), DriverError> {
+        // Shared mode's watch; its "absent" may be a moment old: only "present" skips the lookup.
+        if namespace == self.config.namespace && self.sandbox_account.now() == Presence::Present {
             return Ok(());
         }
         let name = sandbox_service_account(&self.config.sandbox_service_account);
-        let accounts: Api<ServiceAccount> = Api::namespaced(self.kube.client.clone(), &self.config.namespace);
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.kube.client.clone(), namespace);
         match self.kube.call("get", "serviceaccounts", accounts.get(&name)).await {
             Ok(_) => Ok(()),
             Err(DriverError::NotFound(_)) => Err(DriverError::FailedPrecondition(format!(
-                "the sandbox ServiceAccount {name} (--sandbox-service-account) does not exist in namespace {}",
-                self.config.namespace
+                "the sandbox ServiceAccount {name} (--sandbox-service-account) does not exist in namespace {namespace}"
             ))),
             Err(e) => Err(e),
         }
@@ -117,52 +117,6 @@ impl KubeProvisioner {
         };
         check_client_tls(&secret, &self.config.namespace)?;
         Ok(Some(secret))
-    }
-
-    /// Managed mode: the workspace namespace gets its own copy, labelled as ours and kept equal
-    /// to the source.
-    pub(super) async fn copy_client_tls(&self, source: &Secret, namespace: &str) -> Result<(), DriverError> {
-        let name = self.config.client_tls_secret.clone();
-        let secrets: Api<Secret> = Api::namespaced(self.kube.client.clone(), namespace);
-        let mut copy = Secret {
-            metadata: kube::api::ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.to_string()),
-                labels: Some(self.ownership().labels()),
-                ..Default::default()
-            },
-            type_: source.type_.clone(),
-            data: source.data.clone(),
-            ..Default::default()
-        };
-        match self
-            .kube
-            .call("create", "secrets", secrets.create(&PostParams::default(), &copy))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(DriverError::AlreadyExists(_)) => {
-                let existing = self.kube.call("get", "secrets", secrets.get(&name)).await?;
-                if existing.data == copy.data && existing.type_ == copy.type_ {
-                    return Ok(());
-                }
-                if !self.ownership().owns(existing.labels()) {
-                    return Err(DriverError::FailedPrecondition(format!(
-                        "Secret {name} in namespace {namespace} is not the driver's copy of --client-tls-secret; remove it or rename the flag's Secret"
-                    )));
-                }
-                copy.metadata.resource_version = existing.metadata.resource_version;
-                self.kube
-                    .call(
-                        "update",
-                        "secrets",
-                        secrets.replace(&name, &PostParams::default(), &copy),
-                    )
-                    .await
-                    .map(|_| ())
-            }
-            Err(e) => Err(e),
-        }
     }
 }
 

@@ -31,7 +31,9 @@ impl OpenShiftEnricher {
     pub(super) async fn watch_routes(self: Arc<Self>, events: PlatformEvents, shutdown: watch::Receiver<bool>) {
         let api = match self.config.workspace_mode {
             WorkspaceMode::Shared => self.routes_in(&self.config.namespace),
-            WorkspaceMode::Managed => Api::all_with(self.kube.client.clone(), &route_resource()),
+            WorkspaceMode::Managed | WorkspaceMode::Operator => {
+                Api::all_with(self.kube.client.clone(), &route_resource())
+            }
         };
         let config = watcher::Config::default().labels(&Ownership::new(&self.config.gateway_id).selector());
         // Ids seen in the relist under way; Routes deleted during an outage are dropped at its end.

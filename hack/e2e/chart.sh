@@ -43,6 +43,9 @@ find "$gw" -exec touch -h -d @0 {} +
 # --- what a cluster admin provides: storage for the gateway's PVC (no provisioner here) ----
 pv=$E2E_DIR/pv/gateway
 mkdir -p "$pv"; chown 65532:65532 "$pv"
+# On OpenShift restricted-v2 gives the gateway a UID of the namespace's range, and a hostPath
+# volume gets no fsGroup ownership: the storage must let any UID write, as an admin's would.
+[ "${E2E_OPENSHIFT:-0}" != 1 ] || chmod 0777 "$pv"
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: PersistentVolume
@@ -61,6 +64,8 @@ export XDG_CONFIG_HOME=$work/cli NO_COLOR=1
 export HELM_EXTRA="--set gateway.image.repository=openshell-e2e/gateway --set gateway.image.tag=dev
   --set gateway.clusterIP=$GATEWAY_IP --set driver.gatewayEndpoint=https://$GATEWAY_IP:8080
   --set driver.supervisorImage=$E2E_SUPERVISOR_IMAGE --set driver.image.digest=$digest"
+# The OpenShift tier (E2E_OPENSHIFT=1): the README's "On OpenShift add" line.
+[ "${E2E_OPENSHIFT:-0}" != 1 ] || HELM_EXTRA="$HELM_EXTRA --set openshift.enabled=true"
 export SERVER_SAN=$GATEWAY_IP PATH="$osh:$PATH"
 sed -n '/<!-- install:begin -->/,/<!-- install:end -->/p' "$repo/README.md" | sed '1,2d; $d' | sed '$d' >"$work/install.sh"
 grep -q '^helm install' "$work/install.sh" || die "no install block in README.md"
@@ -75,6 +80,12 @@ done
 grep -q '^Forwarding from' "$work/install.log" || { cat "$work/install.log" >&2; fail "install within 300 s"; }
 log "helm install: gateway and driver pods Ready in $(fmt_ms "$(elapsed_ms "$t0")")"
 kubectl -n "$NS" get pods -o wide >&2
+if [ "${E2E_OPENSHIFT:-0}" = 1 ]; then
+  # OpenShift's own SCC admission chose for the chart's pods: restricted-v2, as for any workload.
+  sccs=$(kubectl -n "$NS" get pods -l app.kubernetes.io/instance=$RELEASE -o jsonpath='{range .items[*]}{.metadata.annotations.openshift\.io/scc}{"\n"}{end}' | sort -u)
+  [ "$sccs" = restricted-v2 ] || fail "the chart's pods were admitted under '${sccs//$'\n'/, }', not restricted-v2"
+  log "OpenShift's SCC admission admitted the chart's pods under restricted-v2"
+fi
 
 # The static binary in the image resolves a name (/etc/hosts, through glibc's built-in NSS) and
 # talks TLS to the API server by it: `check` in a pod of the image, read-only root, as 65532.
@@ -120,6 +131,11 @@ cli sandbox create --name chart --from "$E2E_AGENT_IMAGE" --no-tty --detach -- s
   { cat "$work/create.log" >&2; fail "sandbox create"; }
 wait_phase chart Ready 120
 log "sandbox Ready through the in-cluster gateway in $(fmt_ms "$(elapsed_ms "$t0")")"
+if [ "${E2E_OPENSHIFT:-0}" = 1 ]; then
+  scc=$(kubectl -n "$NS" get pods -l openshell.ai/sandbox-name=chart -o jsonpath='{.items[0].metadata.annotations.openshift\.io/scc}')
+  [ "$scc" = openshell-sandbox ] || fail "the sandbox pod was admitted under '$scc', not the chart's openshell-sandbox SCC"
+  log "the sandbox pod was admitted under the chart's openshell-sandbox SCC"
+fi
 out=$(cli sandbox exec --name chart --no-tty -- sh -c 'echo exec-ok; id -u')
 echo "$out" | grep -qx exec-ok || fail "exec: $out"
 log "exec works ($(echo "$out" | tr '\n' ' '))"

@@ -18,8 +18,7 @@ use crate::config::DriverConfig;
 use crate::kubernetes::containers::{AGENT_CONTAINER, pull_policy};
 use crate::kubernetes::proxy::PROXY_AUTH_VOLUME;
 use crate::kubernetes::supervisor::{
-    DEFAULT_SANDBOX_ID, IDENTITY_VOLUME, TLS_CA_KEY, TLS_CERT_KEY, TLS_DIR, TLS_KEY_KEY, TLS_VOLUME,
-    WORKDIR, var,
+    DEFAULT_SANDBOX_ID, IDENTITY_VOLUME, TLS_CA_KEY, TLS_CERT_KEY, TLS_DIR, TLS_KEY_KEY, TLS_VOLUME, WORKDIR, var,
 };
 use crate::kubernetes::volumes::{empty_dir, mount};
 use crate::launcher;
@@ -215,7 +214,11 @@ pub(crate) fn into_sidecar(pod: &mut PodSpec, config: &DriverConfig, supervisor:
         .filter(|e| SHARED.contains(&e.name.as_str()) || NETWORK_ONLY.contains(&e.name.as_str()))
         .cloned()
         .collect();
-    for (name, key) in [(var::TLS_CA, TLS_CA_KEY), (var::TLS_CERT, TLS_CERT_KEY), (var::TLS_KEY, TLS_KEY_KEY)] {
+    for (name, key) in [
+        (var::TLS_CA, TLS_CA_KEY),
+        (var::TLS_CERT, TLS_CERT_KEY),
+        (var::TLS_KEY, TLS_KEY_KEY),
+    ] {
         if network_env.iter().any(|e| e.name == name) {
             upsert(&mut network_env, name, &format!("{SIDECAR_CLIENT_TLS_DIR}/{key}"));
         }
@@ -249,7 +252,10 @@ pub(crate) fn into_sidecar(pod: &mut PodSpec, config: &DriverConfig, supervisor:
         WORKDIR.into(),
     ]);
     agent.env = Some(agent_env);
-    let app_armor = agent.security_context.as_ref().and_then(|s| s.app_armor_profile.clone());
+    let app_armor = agent
+        .security_context
+        .as_ref()
+        .and_then(|s| s.app_armor_profile.clone());
     agent.security_context = Some(SecurityContext {
         run_as_user: Some(i64::from(uid)),
         run_as_group: Some(i64::from(gid)),
@@ -323,7 +329,9 @@ pub(crate) fn into_sidecar(pod: &mut PodSpec, config: &DriverConfig, supervisor:
     group_readable(volumes);
     volumes.extend([empty_dir(STATE_VOLUME), empty_dir(TLS_WORK_VOLUME)]);
     pod.share_process_namespace = Some(true);
-    pod.security_context.get_or_insert_with(PodSecurityContext::default).fs_group = Some(i64::from(gid));
+    pod.security_context
+        .get_or_insert_with(PodSecurityContext::default)
+        .fs_group = Some(i64::from(gid));
 }
 
 fn network_init_command(config: &DriverConfig, network_uid: u32, gid: u32) -> Vec<String> {
@@ -342,13 +350,19 @@ fn network_init_command(config: &DriverConfig, network_uid: u32, gid: u32) -> Ve
 }
 
 fn shared_mounts() -> Vec<VolumeMount> {
-    vec![mount(STATE_VOLUME, STATE_DIR, false), mount(TLS_WORK_VOLUME, TLS_WORK_DIR, false)]
+    vec![
+        mount(STATE_VOLUME, STATE_DIR, false),
+        mount(TLS_WORK_VOLUME, TLS_WORK_DIR, false),
+    ]
 }
 
 /// The network supervisor may run as a non-root UID in the sandbox's group: its credential
 /// volumes become 0440 (the pod's fsGroup owns them). The agent mounts none of them.
 fn group_readable(volumes: &mut [Volume]) {
-    for v in volumes.iter_mut().filter(|v| NETWORK_ONLY_VOLUMES.contains(&v.name.as_str())) {
+    for v in volumes
+        .iter_mut()
+        .filter(|v| NETWORK_ONLY_VOLUMES.contains(&v.name.as_str()))
+    {
         if let Some(s) = v.secret.as_mut() {
             s.default_mode = Some(0o440);
         }
@@ -382,8 +396,15 @@ pub fn reassign_ids(pod: &mut PodSpec, uid: Option<u32>, gid: Option<u32>) {
     }
     env.sort_by(|a, b| a.name.cmp(&b.name));
     let Some(gid) = gid else { return };
-    pod.security_context.get_or_insert_with(PodSecurityContext::default).fs_group = Some(i64::from(gid));
-    for init in pod.init_containers.iter_mut().flatten().filter(|c| c.name == NETWORK_INIT_CONTAINER) {
+    pod.security_context
+        .get_or_insert_with(PodSecurityContext::default)
+        .fs_group = Some(i64::from(gid));
+    for init in pod
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .filter(|c| c.name == NETWORK_INIT_CONTAINER)
+    {
         if let Some(cmd) = init.command.as_mut()
             && let Some(i) = cmd.iter().position(|a| a == "--proxy-gid")
             && i + 1 < cmd.len()

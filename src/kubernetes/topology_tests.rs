@@ -64,7 +64,11 @@ fn mounts_of(c: &Container) -> Vec<String> {
 }
 
 fn caps(c: &Container) -> (Vec<String>, Vec<String>) {
-    let caps = c.security_context.as_ref().and_then(|s| s.capabilities.clone()).unwrap_or_default();
+    let caps = c
+        .security_context
+        .as_ref()
+        .and_then(|s| s.capabilities.clone())
+        .unwrap_or_default();
     (caps.add.unwrap_or_default(), caps.drop.unwrap_or_default())
 }
 
@@ -87,11 +91,20 @@ fn sidecar_agent_runs_as_the_sandbox_user_with_no_capabilities_and_no_credential
     let p = pod(&config(Topology::Sidecar, true));
     let agent = container(&p.containers, "agent");
     let sc = agent.security_context.clone().unwrap();
-    assert_eq!((sc.run_as_user, sc.run_as_group, sc.run_as_non_root), (Some(1000), Some(1000), Some(true)));
+    assert_eq!(
+        (sc.run_as_user, sc.run_as_group, sc.run_as_non_root),
+        (Some(1000), Some(1000), Some(true))
+    );
     assert_eq!(sc.allow_privilege_escalation, Some(false));
     assert_eq!(caps(agent), (vec![], vec!["ALL".to_string()]));
     let env = env_of(agent);
-    for gone in [var::ENDPOINT, var::TLS_CA, var::TLS_CERT, var::TLS_KEY, var::K8S_SA_TOKEN_FILE] {
+    for gone in [
+        var::ENDPOINT,
+        var::TLS_CA,
+        var::TLS_CERT,
+        var::TLS_KEY,
+        var::K8S_SA_TOKEN_FILE,
+    ] {
         assert!(!env.contains_key(gone), "{gone} must not reach the agent");
     }
     assert_eq!(env[sidecar_var::SUPERVISOR_TOPOLOGY], "sidecar");
@@ -101,7 +114,10 @@ fn sidecar_agent_runs_as_the_sandbox_user_with_no_capabilities_and_no_credential
     assert!(env.contains_key(var::MAIN_PROCESS_SPEC));
     let mounts = mounts_of(agent);
     for gone in [IDENTITY_VOLUME, TLS_VOLUME] {
-        assert!(!mounts.contains(&gone.to_string()), "{gone} must not be mounted in the agent");
+        assert!(
+            !mounts.contains(&gone.to_string()),
+            "{gone} must not be mounted in the agent"
+        );
     }
     assert!(mounts.contains(&STATE_VOLUME.to_string()) && mounts.contains(&TLS_WORK_VOLUME.to_string()));
     // The launcher keeps exactly the agent's OPENSHELL_* variables; the supervisor is process-only.
@@ -122,25 +138,49 @@ fn network_container_and_init_container_per_binary_identity_mode() {
     for (aware, uid, non_root, want_caps, relaxed) in cases {
         let p = pod(&config(Topology::Sidecar, aware));
         let net = container(&p.containers, NETWORK_CONTAINER);
-        assert_eq!(net.image.as_deref(), Some(DriverConfig::defaults().supervisor_image.as_str()));
+        assert_eq!(
+            net.image.as_deref(),
+            Some(DriverConfig::defaults().supervisor_image.as_str())
+        );
         assert_eq!(net.command.clone().unwrap(), ["/openshell-sandbox", "--mode=network"]);
         let sc = net.security_context.clone().unwrap();
-        assert_eq!((sc.run_as_user, sc.run_as_non_root), (Some(uid), Some(non_root)), "aware={aware}");
+        assert_eq!(
+            (sc.run_as_user, sc.run_as_non_root),
+            (Some(uid), Some(non_root)),
+            "aware={aware}"
+        );
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(caps(net).0, want_caps, "aware={aware}");
         let env = env_of(net);
         assert_eq!(env[var::ENDPOINT], "https://gateway.openshell-system.svc:8443");
         assert_eq!(env[var::TLS_KEY], format!("{SIDECAR_CLIENT_TLS_DIR}/tls.key"));
         assert_eq!(env[var::K8S_SA_TOKEN_FILE], "/var/run/secrets/openshell/token");
-        assert_eq!(env.get(sidecar_var::NETWORK_BINARY_IDENTITY).map(String::as_str), relaxed);
+        assert_eq!(
+            env.get(sidecar_var::NETWORK_BINARY_IDENTITY).map(String::as_str),
+            relaxed
+        );
         assert!(!env.contains_key(var::MAIN_PROCESS_SPEC) && !env.contains_key("FROM_SPEC"));
         assert!(mounts_of(net).contains(&IDENTITY_VOLUME.to_string()));
         let init = container(p.init_containers.as_deref().unwrap(), NETWORK_INIT_CONTAINER);
         let cmd = init.command.clone().unwrap();
-        assert_eq!(cmd[1..6], ["--mode=network-init", "--proxy-uid", &uid.to_string(), "--proxy-gid", "1000"]);
+        assert_eq!(
+            cmd[1..6],
+            [
+                "--mode=network-init",
+                "--proxy-uid",
+                &uid.to_string(),
+                "--proxy-gid",
+                "1000"
+            ]
+        );
         assert_eq!(caps(init).0, NETWORK_INIT_CAPABILITIES);
         assert!(mounts_of(init).contains(&TLS_VOLUME.to_string()));
-        for v in p.volumes.iter().flatten().filter(|v| v.name == IDENTITY_VOLUME || v.name == TLS_VOLUME) {
+        for v in p
+            .volumes
+            .iter()
+            .flatten()
+            .filter(|v| v.name == IDENTITY_VOLUME || v.name == TLS_VOLUME)
+        {
             let mode = v.secret.as_ref().and_then(|s| s.default_mode);
             let mode = mode.or(v.projected.as_ref().and_then(|s| s.default_mode));
             assert_eq!(mode, Some(0o440), "{}", v.name);
@@ -160,7 +200,14 @@ fn proxy_arguments_go_to_the_network_supervisor() {
     assert!(net.command.clone().unwrap().contains(&"--upstream-proxy".to_string()));
     assert!(mounts_of(net).contains(&PROXY_AUTH_VOLUME.to_string()));
     let agent = container(&p.containers, "agent");
-    assert!(!agent.command.clone().unwrap().iter().any(|a| a.starts_with("--upstream")));
+    assert!(
+        !agent
+            .command
+            .clone()
+            .unwrap()
+            .iter()
+            .any(|a| a.starts_with("--upstream"))
+    );
     assert!(!mounts_of(agent).contains(&PROXY_AUTH_VOLUME.to_string()));
 }
 
@@ -169,7 +216,10 @@ fn reassigned_ids_reach_every_container_that_uses_them() {
     let mut p = pod(&config(Topology::Sidecar, false));
     reassign_ids(&mut p, Some(1000680000), Some(1000680001));
     let agent = container(&p.containers, "agent").security_context.clone().unwrap();
-    assert_eq!((agent.run_as_user, agent.run_as_group), (Some(1000680000), Some(1000680001)));
+    assert_eq!(
+        (agent.run_as_user, agent.run_as_group),
+        (Some(1000680000), Some(1000680001))
+    );
     let net = container(&p.containers, NETWORK_CONTAINER);
     assert_eq!(net.security_context.clone().unwrap().run_as_user, Some(1337));
     assert_eq!(env_of(net)[var::SANDBOX_UID], "1000680000");
@@ -185,7 +235,13 @@ fn reassigned_ids_reach_every_container_that_uses_them() {
 
 #[test]
 fn bad_settings_are_refused_naming_the_flag() {
-    for (raw, ok) in [("1337", true), ("1000", true), ("999", false), ("0", false), ("x", false)] {
+    for (raw, ok) in [
+        ("1337", true),
+        ("1000", true),
+        ("999", false),
+        ("0", false),
+        ("x", false),
+    ] {
         assert_eq!(parse_proxy_uid(raw).is_ok(), ok, "{raw}");
     }
     let mut c = config(Topology::Sidecar, false);
@@ -202,7 +258,18 @@ fn pod_capabilities_are_what_the_scc_must_allow() {
     let combined = crate::kubernetes::supervisor::AGENT_CAPABILITIES;
     let cases: [(Topology, bool, &[&str]); 3] = [
         (Topology::Combined, true, &combined),
-        (Topology::Sidecar, true, &["NET_ADMIN", "NET_RAW", "CHOWN", "FOWNER", "SYS_PTRACE", "DAC_READ_SEARCH"]),
+        (
+            Topology::Sidecar,
+            true,
+            &[
+                "NET_ADMIN",
+                "NET_RAW",
+                "CHOWN",
+                "FOWNER",
+                "SYS_PTRACE",
+                "DAC_READ_SEARCH",
+            ],
+        ),
         (Topology::Sidecar, false, &["NET_ADMIN", "NET_RAW", "CHOWN", "FOWNER"]),
     ];
     for (topology, aware, want) in cases {
@@ -232,8 +299,14 @@ fn flags_and_env_parse() {
     assert_eq!(parsed.t.topology, Topology::Sidecar);
     assert_eq!(parsed.t.sidecar_proxy_uid, 2000);
     assert!(!parsed.t.sidecar_process_binary_aware_network_policy);
-    let err = Only::try_parse_from(["d", "--topology", "split"]).err().unwrap().to_string();
+    let err = Only::try_parse_from(["d", "--topology", "split"])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("--topology"), "{err}");
-    let err = Only::try_parse_from(["d", "--sidecar-proxy-uid", "5"]).err().unwrap().to_string();
+    let err = Only::try_parse_from(["d", "--sidecar-proxy-uid", "5"])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("--sidecar-proxy-uid"), "{err}");
 }

@@ -128,10 +128,13 @@ fn sidecar_agent_runs_as_the_sandbox_user_with_no_capabilities_and_no_credential
     assert_eq!(p.security_context.unwrap().fs_group, Some(1000));
 }
 
+/// (binary-aware, network UID, runAsNonRoot, network capabilities, relaxed variable)
+type Case = (bool, i64, bool, &'static [&'static str], Option<&'static str>);
+
 #[test]
 fn network_container_and_init_container_per_binary_identity_mode() {
     // (binary-aware, network UID, runAsNonRoot, network capabilities, relaxed variable)
-    let cases: [(bool, i64, bool, &[&str], Option<&str>); 2] = [
+    let cases: [Case; 2] = [
         (true, 0, false, &BINARY_AWARE_CAPABILITIES, None),
         (false, 1337, true, &[], Some("relaxed")),
     ];

@@ -21,6 +21,7 @@ combos=(
   "sidecar|--set gateway.enabled=false"
   "managed|--set workspaceMode=managed --set driver.clientTlsSecret=openshell-client-tls --set driver.imagePullSecrets={openshell-image-pull}"
   "network|--set driver.gatewayIngressOnly=true --set driver.enableUserNamespaces=true --set driver.httpsProxy=http://proxy.corp.example:3128 --set driver.noProxy=.svc --set driver.proxyAuthSecretName=corp-proxy --set driver.proxyAuthSecretKey=credentials --set driver.proxyAuthAllowInsecure=true"
+  "topology|--set driver.topology=sidecar --set driver.sidecarProxyUid=2000 --set driver.sidecarProcessBinaryAwareNetworkPolicy=false --set openshift.enabled=true"
   "openshift-managed|--set openshift.enabled=true --set workspaceMode=managed"
   "operator|--set workspaceMode=operator --set operatorNamespaceLabel=openshell.ai/workspace=true"
   "openshift-operator|--set openshift.enabled=true --set workspaceMode=operator --set operatorNamespaces={team-a,team-b}"

@@ -332,6 +332,9 @@ pub struct DriverConfig {
     pub proxy: crate::kubernetes::proxy::ProxyConfig,
 
     #[command(flatten)]
+    pub topology: crate::kubernetes::topology::TopologyConfig,
+
+    #[command(flatten)]
     pub ingress: crate::kubernetes::ingress::IngressConfig,
 
     #[command(flatten)]
@@ -482,6 +485,7 @@ impl DriverConfig {
     pub fn check_settings(&self) -> Result<(), String> {
         self.proxy.validate()?;
         self.ingress.validate()?;
+        self.topology.validate(self.sandbox_uid)?;
         if self.proxy.has_credential() && self.workspace_mode == WorkspaceMode::Managed {
             return Err("--proxy-auth-secret-name: managed workspace mode does not copy the proxy credential Secret into workspace namespaces, so sandbox pods could not mount it".into());
         }

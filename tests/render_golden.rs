@@ -42,6 +42,12 @@ fn render_matches_golden_yaml() {
     copied.supervisor_sideload = SupervisorSideload::InitContainer;
     let init_container = render_yaml(&input, &args(copied)).expect("renders");
     assert_golden(&init_container, "render-sandbox-init-container.yaml");
+    // The sidecar topology: network-init and the network supervisor in the supervisor's image,
+    // the agent as the sandbox user with no capabilities and none of the gateway's credentials.
+    let mut sidecar = driver.clone();
+    sidecar.topology.topology = openshell_driver_openshift::kubernetes::topology::Topology::Sidecar;
+    let sidecar = render_yaml(&input, &args(sidecar)).expect("renders");
+    assert_golden(&sidecar, "render-sandbox-sidecar.yaml");
     // A time to live: spec.shutdownTime from a fixed create time, and the expiry policy.
     let mut expiring = driver.clone();
     expiring.default_ttl = std::time::Duration::from_secs(8 * 3600);

@@ -31,6 +31,7 @@ pub mod request_rules;
 pub mod sideload;
 pub mod status;
 pub mod supervisor;
+pub mod topology;
 pub mod validation;
 pub mod volumes;
 pub mod watch;

@@ -176,7 +176,7 @@ pub fn render_sandbox(
         volume_mounts: Some([delivery.mounts, parts.agent_mounts()].concat()),
         ..supervised_agent(config)
     };
-    let pod_spec = PodSpec {
+    let mut pod_spec = PodSpec {
         init_containers: (!delivery.init_containers.is_empty()).then_some(delivery.init_containers),
         containers: vec![agent],
         volumes: Some([delivery.volumes, parts.volumes()].concat()),
@@ -187,6 +187,9 @@ pub fn render_sandbox(
         host_aliases: crate::kubernetes::host_alias::host_aliases(config.host_gateway_ip),
         ..pod_defaults(config)
     };
+    if config.topology.is_sidecar() {
+        crate::kubernetes::topology::into_sidecar(&mut pod_spec, config, &delivery.supervisor, &delivery.launcher);
+    }
     let mut pod_annotations = platform.annotations.clone();
     pod_annotations.insert(SANDBOX_ID_ANNOTATION.into(), identity.id.clone());
     check_annotations_size("platform_config.annotations", &pod_annotations)?;

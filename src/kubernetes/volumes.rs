@@ -15,13 +15,18 @@ use crate::kubernetes::supervisor::{
 
 /// Paths of the driver's own mounts, which `driver_config.volume_mounts` may not overlap.
 pub(crate) fn reserved_paths(config: &DriverConfig) -> Vec<String> {
-    vec![
+    use crate::kubernetes::topology;
+    let mut paths = vec![
         supervisor_dir(config),
         IDENTITY_DIR.into(),
         TLS_DIR.into(),
         RUNTIME_DIR.into(),
         crate::kubernetes::proxy::PROXY_AUTH_DIR.into(),
-    ]
+    ];
+    if config.topology.is_sidecar() {
+        paths.extend([topology::STATE_DIR.into(), topology::TLS_WORK_DIR.into()]);
+    }
+    paths
 }
 
 pub fn supervisor_dir(config: &DriverConfig) -> String {

@@ -16,7 +16,7 @@ use crate::proto::DriverSandbox;
 /// Why `--proxy-auth-secret-name` is refused on OpenShift: the SCC's `fsGroup: MustRunAs` makes
 /// the kubelet give every Secret volume group read for the namespace's first GID, which is the
 /// GID the supervisor runs the agent as, so the agent could read the credential.
-pub const PROXY_CREDENTIAL_ON_OPENSHIFT: &str = "--proxy-auth-secret-name cannot be used on OpenShift: the SCC's fsGroup makes the kubelet give the credential's Secret volume group read for the namespace's first GID, the GID the agent runs as, so the agent could read the proxy credential; use a proxy that needs no credential (--https-proxy alone)";
+pub const PROXY_CREDENTIAL_ON_OPENSHIFT: &str = "--proxy-auth-secret-name cannot be used on OpenShift: the SCC's fsGroup makes the kubelet give the credential's Secret volume group read for the namespace's first GID, the GID the agent runs as, so the agent could read the proxy credential; use a proxy that needs no credential (--https-proxy alone), or --topology sidecar, where only the network supervisor mounts it";
 
 /// The OpenShift additions apply; what is left to learn is the namespace's allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,8 @@ pub fn decide(
             "platform_config.expose cannot be used with --gateway-ingress-only: the sandbox's NetworkPolicy admits only the gateway's pods, so the router could not reach the exposed port".into(),
         ));
     }
-    if config.proxy.has_credential() {
+    // In the sidecar topology only the network supervisor mounts the credential.
+    if config.proxy.has_credential() && !config.topology.is_sidecar() {
         return Err(DriverError::FailedPrecondition(PROXY_CREDENTIAL_ON_OPENSHIFT.into()));
     }
     if exposure.is_some() && !facts.route_api {

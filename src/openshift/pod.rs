@@ -147,7 +147,12 @@ pub fn apply_plan(
         }
     }
     env.sort_by(|a, b| a.name.cmp(&b.name));
-    if let Some(options) = &plan.selinux {
+    let selinux = plan.selinux.clone();
+    crate::kubernetes::topology::reassign_ids(&mut manifest.spec.pod_template.spec, plan.uid, plan.gid);
+    let agent = manifest
+        .agent_container_mut()
+        .ok_or_else(|| DriverError::Internal(format!("rendered Sandbox has no {AGENT_CONTAINER} container")))?;
+    if let Some(options) = &selinux {
         agent
             .security_context
             .get_or_insert_with(SecurityContext::default)

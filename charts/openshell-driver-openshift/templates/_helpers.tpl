@@ -71,6 +71,11 @@ args:
   - --gateway-namespace={{ default .Release.Namespace .Values.driver.gatewayNamespace }}
   - --gateway-pod-selector={{ join "," $selector }}
   {{- end }}
+  {{- if eq .Values.driver.topology "sidecar" }}
+  - --topology=sidecar
+  - --sidecar-proxy-uid={{ .Values.driver.sidecarProxyUid }}
+  - --sidecar-process-binary-aware-network-policy={{ .Values.driver.sidecarProcessBinaryAwareNetworkPolicy }}
+  {{- end }}
   {{- with .Values.driver.httpsProxy }}
   - --https-proxy={{ . }}
   {{- end }}
@@ -110,6 +115,9 @@ args:
   {{- if .Values.openshift.enabled }}
   - --platform=openshift
   - --scc-grant-cluster-role={{ include "driver.fullname" . }}-use-scc
+  {{- if eq .Values.driver.topology "sidecar" }}
+  - --scc={{ include "driver.scc" . }}
+  {{- end }}
   {{- end }}
   {{- with .Values.driver.sandboxServiceAccount }}
   - --sandbox-service-account={{ . }}
@@ -145,3 +153,8 @@ volumeMounts:
 name: operator-namespaces
 configMap: {name: {{ include "driver.fullname" . }}-operator-namespaces}
 {{- end -}}
+
+{{/* The SCC sandbox pods run under: one per topology, so both can be installed. */}}
+{{- define "driver.scc" -}}
+{{- if eq .Values.driver.topology "sidecar" }}openshell-sandbox-sidecar{{ else }}openshell-sandbox{{ end }}
+{{- end }}

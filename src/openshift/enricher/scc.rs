@@ -59,7 +59,7 @@ impl OpenShiftEnricher {
             Err(e) => return Err(e),
         };
         let stored = serde_json::to_value(&scc).map_err(|e| DriverError::Internal(format!("reading the SCC: {e}")))?;
-        let caps = crate::kubernetes::supervisor::AGENT_CAPABILITIES;
+        let caps = (self.config.topology).pod_capabilities(&crate::kubernetes::supervisor::AGENT_CAPABILITIES);
         let problems = scc_problems(&stored, plan, &caps, pod_volumes);
         if !problems.is_empty() {
             return Err(DriverError::FailedPrecondition(format!(

@@ -77,3 +77,25 @@ fn the_socket_directory_may_not_overlap_the_drivers_mounts() {
         );
     }
 }
+
+#[test]
+fn a_request_may_not_mount_a_claim_over_the_socket_directory() {
+    use crate::kubernetes::request_config::parse_driver_config;
+    let mut config = crate::config::DriverConfig::defaults();
+    let block = crate::proto::json::json_to_struct(&serde_json::json!({
+        "volume_mounts": [{"claim_name": "data", "mount_path": "/spiffe-workload-api"}]
+    }));
+    let reserved = |c: &crate::config::DriverConfig| crate::kubernetes::volumes::reserved_paths(c);
+    let paths = reserved(&config);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    assert!(parse_driver_config(block.as_ref(), &paths).is_ok());
+    config.spiffe.provider_spiffe_socket = "/spiffe-workload-api/spire-agent.sock".into();
+    let paths = reserved(&config);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let err = parse_driver_config(block.as_ref(), &paths).expect_err("overlap");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.to_string().contains("driver_config.volume_mounts[0].mount_path"),
+        "{err}"
+    );
+}

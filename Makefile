@@ -27,7 +27,7 @@ test-image:
 test: test-unit test-grpc test-wire
 
 test-unit:
-	$(CARGO) test --locked --lib --test render_golden --test render_golden_network
+	$(CARGO) test --locked --lib --test render_golden --test render_golden_network --test render_golden_volumes
 
 ## Needs grpcio for the Python client test (deps).
 test-grpc: deps

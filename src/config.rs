@@ -336,6 +336,8 @@ pub struct DriverConfig {
 
     #[command(flatten)]
     pub ingress: crate::kubernetes::ingress::IngressConfig,
+    #[command(flatten)]
+    pub spiffe: crate::kubernetes::spiffe::SpiffeConfig,
 
     #[command(flatten)]
     pub openshift: OpenShiftConfig,
@@ -486,6 +488,7 @@ impl DriverConfig {
         self.proxy.validate()?;
         self.ingress.validate()?;
         self.topology.validate(self.sandbox_uid)?;
+        self.spiffe.validate(&crate::kubernetes::volumes::beside_spiffe(self))?;
         if self.proxy.has_credential() && self.workspace_mode == WorkspaceMode::Managed {
             return Err("--proxy-auth-secret-name: managed workspace mode does not copy the proxy credential Secret into workspace namespaces, so sandbox pods could not mount it".into());
         }

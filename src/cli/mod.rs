@@ -2,6 +2,7 @@
 
 pub mod check;
 mod check_network;
+mod check_spiffe;
 pub mod check_workspace;
 pub mod client;
 pub mod render;

@@ -29,6 +29,7 @@ pub mod render;
 pub mod request_config;
 pub mod request_rules;
 pub mod sideload;
+pub mod spiffe;
 pub mod status;
 pub mod supervisor;
 pub mod topology;

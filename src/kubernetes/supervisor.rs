@@ -158,6 +158,7 @@ pub fn supervisor_env(inputs: &ContractInputs<'_>) -> Result<BTreeMap<String, St
         }
         SandboxAuth::TokenFile => {}
     }
+    env.extend(config.spiffe.env());
     Ok(env.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 

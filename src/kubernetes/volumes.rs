@@ -15,6 +15,20 @@ use crate::kubernetes::supervisor::{
 
 /// Paths of the driver's own mounts, which `driver_config.volume_mounts` may not overlap.
 pub(crate) fn reserved_paths(config: &DriverConfig) -> Vec<String> {
+    let mut paths = driver_mounts(config);
+    paths.extend(config.spiffe.socket_dir());
+    paths
+}
+
+/// What the SPIFFE socket's directory may not overlap: the driver's other mounts and the
+/// supervisor's workdir.
+pub(crate) fn beside_spiffe(config: &DriverConfig) -> Vec<String> {
+    let mut paths = driver_mounts(config);
+    paths.push(crate::kubernetes::supervisor::WORKDIR.into());
+    paths
+}
+
+fn driver_mounts(config: &DriverConfig) -> Vec<String> {
     use crate::kubernetes::topology;
     let mut paths = vec![
         supervisor_dir(config),
@@ -57,6 +71,7 @@ impl PodParts<'_> {
             });
         }
         volumes.extend(self.config.proxy.volume());
+        volumes.extend(self.config.spiffe.volume());
         for (i, m) in self.volumes.iter().enumerate() {
             volumes.push(Volume {
                 name: format!("user-volume-{i}"),
@@ -113,6 +128,7 @@ impl PodParts<'_> {
             mounts.push(mount(TLS_VOLUME, TLS_DIR, true));
         }
         mounts.extend(self.config.proxy.mount());
+        mounts.extend(self.config.spiffe.mount());
         for (i, m) in self.volumes.iter().enumerate() {
             mounts.push(VolumeMount {
                 sub_path: m.sub_path.clone(),

@@ -2,6 +2,69 @@
 
 use super::*;
 
+use k8s_openapi::api::core::v1::PodSpec;
+use serde_json::json;
+
+use crate::config::{DriverConfig, ExposeAuth, RouteTls};
+use crate::kubernetes::render::{SandboxApiVersion, render_sandbox};
+use crate::kubernetes::sideload::SupervisorSideload;
+use crate::openshift::expose::{EXPOSE_KEY, Exposure};
+use crate::openshift::pod::plan;
+use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
+
+const CAPS: [&str; 4] = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
+
+fn pod_of(config: &DriverConfig) -> PodSpec {
+    let request = DriverSandbox {
+        id: "0b7c56a2-6a7e-4e0c-9d55-5f3c1d2b8e01".into(),
+        name: "dev".into(),
+        workspace: "team".into(),
+        spec: Some(DriverSandboxSpec {
+            command: vec!["/bin/sh".into()],
+            template: Some(DriverSandboxTemplate {
+                image: "quay.io/example/agent:1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let rendered = render_sandbox(&request, config, SandboxApiVersion::V1beta1, &[EXPOSE_KEY]).expect("renders");
+    rendered.manifest.spec.pod_template.spec
+}
+
+fn plan_with_auth(config: &DriverConfig) -> OpenShiftPlan {
+    let exposure = Exposure {
+        port: 80,
+        tls: RouteTls::Reencrypt,
+        host: None,
+        auth: ExposeAuth::Openshift,
+    };
+    plan(config, "", &Default::default(), None, Some(exposure))
+}
+
+#[test]
+fn a_pod_with_the_spiffe_socket_needs_csi_volumes() {
+    let plain = plan(&DriverConfig::defaults(), "", &Default::default(), None, None);
+    let base = json!({
+        "allowedCapabilities": CAPS,
+        "runAsUser": {"type": "RunAsAny"},
+        "seLinuxContext": {"type": "MustRunAs"},
+        "volumes": ["emptyDir", "secret", "projected", "image"],
+    });
+    let mut with_csi = base.clone();
+    with_csi["volumes"] = json!(["csi", "emptyDir", "secret", "projected", "image"]);
+    let mut config = DriverConfig::defaults();
+    assert!(!volume_types(&pod_of(&config)).contains("csi"));
+    config.spiffe.provider_spiffe_socket = "/spiffe-workload-api/spire-agent.sock".into();
+    let types = volume_types(&pod_of(&config));
+    assert!(types.contains("csi"), "{types:?}");
+    let problems = scc_problems(&base, &plain, &CAPS, &types);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("csi"), "{problems:?}");
+    assert_eq!(scc_problems(&with_csi, &plain, &CAPS, &types), Vec::<String>::new());
+}
+
 #[test]
 fn the_grant_binds_the_cluster_role_to_the_service_account_in_its_namespace() {
     let binding = scc_grant("ws-a", "default", "openshell-sandbox-scc", BTreeMap::new());
@@ -19,4 +82,47 @@ fn the_grant_binds_the_cluster_role_to_the_service_account_in_its_namespace() {
         ),
         ("ServiceAccount", "default", Some("ws-a"))
     );
+}
+
+#[test]
+fn the_shipped_scc_admits_sandbox_pods() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/openshift/scc.yaml");
+    let text = std::fs::read_to_string(path).expect("deploy/openshift/scc.yaml");
+    let with_auth = plan_with_auth(&DriverConfig::defaults());
+    use serde::Deserialize;
+    let scc = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde_json::Value::deserialize(d).expect("yaml"))
+        .find(|d| d["kind"] == "SecurityContextConstraints")
+        .expect("an SCC");
+    // Every delivery, with and without the SPIFFE socket's CSI volume.
+    for sideload in [SupervisorSideload::ImageVolume, SupervisorSideload::InitContainer] {
+        for spiffe in ["", "/spiffe-workload-api/spire-agent.sock"] {
+            let mut config = DriverConfig {
+                supervisor_sideload: sideload,
+                ..DriverConfig::defaults()
+            };
+            config.spiffe.provider_spiffe_socket = spiffe.into();
+            let problems = scc_problems(&scc, &with_auth, &CAPS, &volume_types(&pod_of(&config)));
+            assert_eq!(problems, Vec::<String>::new(), "{sideload:?} {spiffe:?}");
+        }
+    }
+    // Exactly what the agent needs, nothing that breaks out of the pod.
+    assert_eq!(scc["allowPrivilegedContainer"], false);
+    for host in [
+        "allowHostDirVolumePlugin",
+        "allowHostIPC",
+        "allowHostNetwork",
+        "allowHostPID",
+        "allowHostPorts",
+    ] {
+        assert_eq!(scc[host], false, "{host}");
+    }
+    assert_eq!(scc["allowedCapabilities"], json!(CAPS));
+    let volumes: Vec<&str> = scc["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(!volumes.contains(&"hostPath") && !volumes.contains(&"*"), "{volumes:?}");
 }

@@ -59,6 +59,9 @@ args:
   {{- if .Values.driver.enableUserNamespaces }}
   - --enable-user-namespaces
   {{- end }}
+  {{- with .Values.driver.providerSpiffeSocket }}
+  - --provider-spiffe-socket={{ . }}
+  {{- end }}
   {{- with .Values.driver.hostGatewayIp }}
   - --host-gateway-ip={{ . }}
   {{- end }}

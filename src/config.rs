@@ -328,17 +328,15 @@ pub struct DriverConfig {
     #[arg(long, env = "OPENSHELL_DRIVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    // The settings of one concern each, in their own modules.
     #[command(flatten)]
     pub proxy: crate::kubernetes::proxy::ProxyConfig,
-
     #[command(flatten)]
     pub topology: crate::kubernetes::topology::TopologyConfig,
-
     #[command(flatten)]
     pub ingress: crate::kubernetes::ingress::IngressConfig,
     #[command(flatten)]
     pub spiffe: crate::kubernetes::spiffe::SpiffeConfig,
-
     #[command(flatten)]
     pub openshift: OpenShiftConfig,
 }

@@ -3,21 +3,14 @@
 
 use std::path::Path;
 
+#[path = "support/golden.rs"]
+mod golden;
+
+use golden::assert_golden;
+
 use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
 use openshell_driver_openshift::config::{AppArmor, DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use openshell_driver_openshift::kubernetes::sideload::SupervisorSideload;
-
-fn assert_golden(rendered: &str, name: &str) {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, rendered).expect("write golden");
-    }
-    let want = std::fs::read_to_string(&golden).expect("golden file");
-    assert_eq!(
-        rendered, want,
-        "render output changed; review and rerun with UPDATE_GOLDEN=1"
-    );
-}
 
 #[test]
 fn render_matches_golden_yaml() {

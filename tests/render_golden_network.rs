@@ -1,48 +1,11 @@
 //! `render` goldens of the network and isolation settings (issue #12, items 4, 6 and 11):
 //! UPDATE_GOLDEN=1 rewrites them after a reviewed change.
 
-use std::path::Path;
+#[path = "support/golden.rs"]
+mod golden;
 
-use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
-use openshell_driver_openshift::config::DriverConfig;
-
-fn assert_golden(rendered: &str, name: &str) {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, rendered).expect("write golden");
-    }
-    let want = std::fs::read_to_string(&golden).expect("golden file");
-    assert_eq!(
-        rendered, want,
-        "render output changed; review and rerun with UPDATE_GOLDEN=1"
-    );
-}
-
-fn example() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(root.join("examples/sandbox.yaml")).expect("example")
-}
-
-fn args(driver: DriverConfig) -> RenderArgs {
-    RenderArgs {
-        file: "-".into(),
-        v1alpha1: false,
-        namespace_annotations: Vec::new(),
-        now: None,
-        driver,
-    }
-}
-
-fn parsed(flags: &[&str]) -> DriverConfig {
-    #[derive(clap::Parser)]
-    struct Only {
-        #[command(flatten)]
-        config: DriverConfig,
-    }
-    let mut all = vec!["driver", "--gateway-id", "gw-1"];
-    all.extend_from_slice(flags);
-    <Only as clap::Parser>::try_parse_from(all).expect("flags parse").config
-}
+use golden::*;
+use openshell_driver_openshift::cli::render::render_yaml;
 
 #[test]
 fn render_shows_the_corporate_proxy_as_supervisor_arguments_and_a_secret_volume() {

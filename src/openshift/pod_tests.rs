@@ -4,17 +4,15 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::config::{DriverConfig, ExposeAuth, RouteTls};
+use crate::config::DriverConfig;
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, identity_of};
 use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion, SandboxManifest, render_sandbox};
-use crate::kubernetes::sideload::SupervisorSideload;
 use crate::openshift::companions::*;
 use crate::openshift::detect::PlatformFacts;
 use crate::openshift::enrich_offline;
-use crate::openshift::expose::{EXPOSE_KEY, Exposure};
+use crate::openshift::expose::EXPOSE_KEY;
 use crate::openshift::namespace::{MCS_ANNOTATION, SUPPLEMENTAL_GROUPS_ANNOTATION, UID_RANGE_ANNOTATION};
 use crate::openshift::pod::*;
-use crate::openshift::scc::*;
 use crate::proto::json::json_to_struct;
 use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
 
@@ -342,135 +340,4 @@ fn names_fit_kubernetes_limits() {
         long.redirect_annotation, other.redirect_annotation,
         "shortened keys stay unique"
     );
-}
-
-fn plan_with_auth(config: &DriverConfig) -> OpenShiftPlan {
-    let exposure = Exposure {
-        port: 80,
-        tls: RouteTls::Reencrypt,
-        host: None,
-        auth: ExposeAuth::Openshift,
-    };
-    plan(config, "", &Default::default(), None, Some(exposure))
-}
-
-fn scc(overrides: serde_json::Value) -> serde_json::Value {
-    let mut base = json!({
-        "allowedCapabilities": ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"],
-        "requiredDropCapabilities": [],
-        "runAsUser": {"type": "RunAsAny"},
-        "seLinuxContext": {"type": "MustRunAs"},
-        "volumes": ["emptyDir", "secret", "projected", "persistentVolumeClaim"],
-    });
-    for (k, v) in overrides.as_object().expect("object") {
-        base[k] = v.clone();
-    }
-    base
-}
-
-#[test]
-fn scc_admission_preflight() {
-    let caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
-    let config = DriverConfig::defaults();
-    let plain = plan(&config, "", &Default::default(), None, None);
-    let typed = plan(
-        &config,
-        "",
-        &Default::default(),
-        Some(&SelinuxChoice {
-            type_name: "openshell_agent_t".into(),
-            node_label: None,
-        }),
-        None,
-    );
-    let with_auth = plan_with_auth(&config);
-    let cases = [
-        ("ours", scc(json!({})), &plain, vec![]),
-        (
-            "wildcards",
-            scc(json!({"allowedCapabilities": ["*"], "volumes": ["*"]})),
-            &plain,
-            vec![],
-        ),
-        (
-            "restricted",
-            scc(json!({"allowedCapabilities": null, "runAsUser": {"type": "MustRunAsRange"}})),
-            &plain,
-            vec![
-                "does not allow SYS_ADMIN",
-                "does not allow NET_ADMIN",
-                "does not allow SYS_PTRACE",
-                "does not allow SYSLOG",
-                "runAsUser",
-            ],
-        ),
-        (
-            "drops all",
-            scc(json!({"requiredDropCapabilities": ["ALL"]})),
-            &plain,
-            vec!["drops SYS_ADMIN", "drops NET_ADMIN", "drops SYS_PTRACE", "drops SYSLOG"],
-        ),
-        (
-            "no projected",
-            scc(json!({"volumes": ["emptyDir", "secret"]})),
-            &with_auth,
-            vec!["projected"],
-        ),
-        ("type but MustRunAs", scc(json!({})), &typed, vec!["openshell_agent_t"]),
-        (
-            "type fixed",
-            scc(json!({"seLinuxContext": {"type": "MustRunAs", "seLinuxOptions": {"type": "openshell_agent_t"}}})),
-            &typed,
-            vec![],
-        ),
-        (
-            "type any",
-            scc(json!({"seLinuxContext": {"type": "RunAsAny"}})),
-            &typed,
-            vec![],
-        ),
-    ];
-    let plain_volumes = volumes(&["emptyDir", "secret"]);
-    for (what, scc, plan, expected) in cases {
-        let problems = scc_problems(&scc, plan, &caps, &plain_volumes);
-        assert_eq!(problems.len(), expected.len(), "{what}: {problems:?}");
-        for (problem, needle) in problems.iter().zip(expected) {
-            assert!(problem.contains(needle), "{what}: {problem} lacks {needle}");
-        }
-    }
-}
-
-fn volumes(types: &[&str]) -> std::collections::BTreeSet<String> {
-    types.iter().map(|t| t.to_string()).collect()
-}
-
-#[test]
-fn the_pods_own_volume_types_are_what_the_scc_must_allow() {
-    let caps = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
-    let config = DriverConfig::defaults();
-    let plain = plan(&config, "", &Default::default(), None, None);
-    let no_image = scc(json!({"volumes": ["emptyDir", "secret", "projected"]}));
-    let cases = [
-        (SupervisorSideload::ImageVolume, vec!["image"]),
-        (SupervisorSideload::InitContainer, vec![]),
-    ];
-    for (sideload, expected) in cases {
-        let config = DriverConfig {
-            supervisor_sideload: sideload,
-            ..DriverConfig::defaults()
-        };
-        let pod = rendered(&request(None), &config).manifest.spec.pod_template.spec;
-        let types = volume_types(&pod);
-        assert!(types.contains("emptyDir"), "{sideload:?}: {types:?}");
-        assert_eq!(
-            types.contains("image"),
-            sideload == SupervisorSideload::ImageVolume,
-            "{types:?}"
-        );
-        let problems = scc_problems(&no_image, &plain, &caps, &types);
-        assert_eq!(problems.len(), expected.len(), "{sideload:?}: {problems:?}");
-        for (problem, needle) in problems.iter().zip(expected) {
-            assert!(problem.contains(needle), "{problem} lacks {needle}");
-        }
-    }
 }

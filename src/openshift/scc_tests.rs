@@ -9,7 +9,7 @@ use crate::config::{DriverConfig, ExposeAuth, RouteTls};
 use crate::kubernetes::render::{SandboxApiVersion, render_sandbox};
 use crate::kubernetes::sideload::SupervisorSideload;
 use crate::openshift::expose::{EXPOSE_KEY, Exposure};
-use crate::openshift::pod::plan;
+use crate::openshift::pod::{SelinuxChoice, plan};
 use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
 
 const CAPS: [&str; 4] = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"];
@@ -125,4 +125,125 @@ fn the_shipped_scc_admits_sandbox_pods() {
         .filter_map(|v| v.as_str())
         .collect();
     assert!(!volumes.contains(&"hostPath") && !volumes.contains(&"*"), "{volumes:?}");
+}
+
+fn scc(overrides: serde_json::Value) -> serde_json::Value {
+    let mut base = json!({
+        "allowedCapabilities": ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYSLOG"],
+        "requiredDropCapabilities": [],
+        "runAsUser": {"type": "RunAsAny"},
+        "seLinuxContext": {"type": "MustRunAs"},
+        "volumes": ["emptyDir", "secret", "projected", "persistentVolumeClaim"],
+    });
+    for (k, v) in overrides.as_object().expect("object") {
+        base[k] = v.clone();
+    }
+    base
+}
+
+#[test]
+fn scc_admission_preflight() {
+    let caps = CAPS;
+    let config = DriverConfig::defaults();
+    let plain = plan(&config, "", &Default::default(), None, None);
+    let typed = plan(
+        &config,
+        "",
+        &Default::default(),
+        Some(&SelinuxChoice {
+            type_name: "openshell_agent_t".into(),
+            node_label: None,
+        }),
+        None,
+    );
+    let with_auth = plan_with_auth(&config);
+    let cases = [
+        ("ours", scc(json!({})), &plain, vec![]),
+        (
+            "wildcards",
+            scc(json!({"allowedCapabilities": ["*"], "volumes": ["*"]})),
+            &plain,
+            vec![],
+        ),
+        (
+            "restricted",
+            scc(json!({"allowedCapabilities": null, "runAsUser": {"type": "MustRunAsRange"}})),
+            &plain,
+            vec![
+                "does not allow SYS_ADMIN",
+                "does not allow NET_ADMIN",
+                "does not allow SYS_PTRACE",
+                "does not allow SYSLOG",
+                "runAsUser",
+            ],
+        ),
+        (
+            "drops all",
+            scc(json!({"requiredDropCapabilities": ["ALL"]})),
+            &plain,
+            vec!["drops SYS_ADMIN", "drops NET_ADMIN", "drops SYS_PTRACE", "drops SYSLOG"],
+        ),
+        (
+            "no projected",
+            scc(json!({"volumes": ["emptyDir", "secret"]})),
+            &with_auth,
+            vec!["projected"],
+        ),
+        ("type but MustRunAs", scc(json!({})), &typed, vec!["openshell_agent_t"]),
+        (
+            "type fixed",
+            scc(json!({"seLinuxContext": {"type": "MustRunAs", "seLinuxOptions": {"type": "openshell_agent_t"}}})),
+            &typed,
+            vec![],
+        ),
+        (
+            "type any",
+            scc(json!({"seLinuxContext": {"type": "RunAsAny"}})),
+            &typed,
+            vec![],
+        ),
+    ];
+    let plain_volumes = volumes(&["emptyDir", "secret"]);
+    for (what, scc, plan, expected) in cases {
+        let problems = scc_problems(&scc, plan, &caps, &plain_volumes);
+        assert_eq!(problems.len(), expected.len(), "{what}: {problems:?}");
+        for (problem, needle) in problems.iter().zip(expected) {
+            assert!(problem.contains(needle), "{what}: {problem} lacks {needle}");
+        }
+    }
+}
+
+fn volumes(types: &[&str]) -> std::collections::BTreeSet<String> {
+    types.iter().map(|t| t.to_string()).collect()
+}
+
+#[test]
+fn the_pods_own_volume_types_are_what_the_scc_must_allow() {
+    let caps = CAPS;
+    let config = DriverConfig::defaults();
+    let plain = plan(&config, "", &Default::default(), None, None);
+    let no_image = scc(json!({"volumes": ["emptyDir", "secret", "projected"]}));
+    let cases = [
+        (SupervisorSideload::ImageVolume, vec!["image"]),
+        (SupervisorSideload::InitContainer, vec![]),
+    ];
+    for (sideload, expected) in cases {
+        let config = DriverConfig {
+            supervisor_sideload: sideload,
+            ..DriverConfig::defaults()
+        };
+        let pod = pod_of(&config);
+        let types = volume_types(&pod);
+        assert!(types.contains("emptyDir"), "{sideload:?}: {types:?}");
+        assert_eq!(
+            types.contains("image"),
+            sideload == SupervisorSideload::ImageVolume,
+            "{types:?}"
+        );
+        let problems = scc_problems(&no_image, &plain, &caps, &types);
+        assert_eq!(problems.len(), expected.len(), "{sideload:?}: {problems:?}");
+        for (problem, needle) in problems.iter().zip(expected) {
+            assert!(problem.contains(needle), "{problem} lacks {needle}");
+        }
+    }
 }

@@ -46,8 +46,14 @@ e2e_dir() { # [dir] [create]
 
 # Where the real OpenShell binaries are (openshell-sandbox goes into the supervisor image; the
 # gateway and the CLI are for the tests).
+# Beside this repository, or (for a clone of a local checkout) beside the one it was cloned from,
+# as tests/wire.rs finds the wire contract.
 openshell_bin_dir() {
-  local d=${OPENSHELL_BIN_DIR:-$e2e_repo/../shared/osh}
+  local d=${OPENSHELL_BIN_DIR:-$e2e_repo/../shared/osh} origin
+  if [ -z "${OPENSHELL_BIN_DIR:-}" ] && [ ! -d "$d" ]; then
+    origin=$(git -C "$e2e_repo" remote get-url origin 2>/dev/null || true)
+    [ -n "$origin" ] && [ -d "$origin/../shared/osh" ] && d=$origin/../shared/osh
+  fi
   [ -d "$d" ] && d=$(cd "$d" && pwd)
   echo "$d"
 }

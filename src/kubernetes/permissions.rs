@@ -94,6 +94,18 @@ const CLIENT_TLS_READ: Permission = named(
     NamedObject::ClientTlsSecret,
 );
 
+/// A watch of the client TLS Secret alone spares each create and validate the lookup.
+const CLIENT_TLS_WATCH: [Permission; 2] = [
+    named(
+        p("list", "", "secrets", true, "the client TLS Secret's watch"),
+        NamedObject::ClientTlsSecret,
+    ),
+    named(
+        p("watch", "", "secrets", true, "the client TLS Secret's watch"),
+        NamedObject::ClientTlsSecret,
+    ),
+];
+
 /// Managed mode keeps a copy of the client TLS Secret in each workspace namespace.
 const CLIENT_TLS_COPY: Permission = named(
     p(
@@ -238,6 +250,7 @@ pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
     let mut all: Vec<Permission> = SANDBOX_RULES.to_vec();
     if mode != WorkspaceMode::Managed {
         all.push(CLIENT_TLS_READ);
+        all.extend(CLIENT_TLS_WATCH);
     }
     all.push(crate::kubernetes::ingress::NETWORK_POLICY_CREATE);
     match mode {

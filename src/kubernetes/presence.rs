@@ -1,6 +1,9 @@
-//! Whether one named object exists, kept by a watch of just that object (a `metadata.name`
-//! field selector, which RBAC authorizes against `resourceNames`). A create that would GET the
-//! object to find it there asks this instead: one API request fewer per create.
+//! One named object as a watch of just that object keeps it (a `metadata.name` field selector,
+//! which RBAC authorizes against `resourceNames`). A create that would GET the object (the
+//! sandbox ServiceAccount, the client TLS Secret) reads it here instead: one API request fewer
+//! per create, and per ValidateSandboxCreate.
+
+use std::sync::Arc;
 
 use futures::StreamExt;
 use kube::api::Api;
@@ -14,71 +17,98 @@ use crate::kubernetes::watch_backoff::watch_backoff;
 const FORBIDDEN_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the watch knows: nothing yet (`Unknown`: before the first list, after a refusal or
-/// while it relists), or whether the object is there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presence {
+/// while it relists), the object, or that it is not there.
+#[derive(Debug)]
+pub enum Known<K> {
     Unknown,
-    Present,
+    Present(Arc<K>),
     Absent,
 }
 
-#[derive(Clone)]
-pub struct PresenceWatch {
-    state: watch::Receiver<Presence>,
+impl<K> Clone for Known<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Unknown => Self::Unknown,
+            Self::Present(k) => Self::Present(Arc::clone(k)),
+            Self::Absent => Self::Absent,
+        }
+    }
 }
 
-impl PresenceWatch {
+pub struct NamedWatch<K> {
+    state: watch::Receiver<Known<K>>,
+}
+
+impl<K> Clone for NamedWatch<K> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<K> NamedWatch<K>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
     /// Starts watching `name` in `api` until `shutdown`. `what` names it in logs.
-    pub fn start<K>(api: Api<K>, name: &str, what: &'static str, shutdown: watch::Receiver<bool>) -> Self
-    where
-        K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    {
-        let (tx, rx) = watch::channel(Presence::Unknown);
+    pub fn start(api: Api<K>, name: &str, what: &'static str, shutdown: watch::Receiver<bool>) -> Self {
+        let (tx, rx) = watch::channel(Known::Unknown);
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-        tokio::spawn(follow_presence(watcher(api, config), tx, what, shutdown));
+        tokio::spawn(follow_named(watcher(api, config), tx, what, shutdown));
         Self { state: rx }
     }
+}
 
-    /// A watch that never learns anything (for tests and offline use): every caller asks the
-    /// API server.
+impl<K> NamedWatch<K> {
+    /// A watch that never learns anything (a mode without the object): callers ask the API
+    /// server.
     pub fn unknown() -> Self {
         Self {
-            state: watch::channel(Presence::Unknown).1,
+            state: watch::channel(Known::Unknown).1,
         }
     }
 
-    pub fn now(&self) -> Presence {
-        *self.state.borrow()
+    pub fn now(&self) -> Known<K> {
+        self.state.borrow().clone()
+    }
+
+    /// The object, when the watch has it. Its "absent" may be a moment old, so callers that
+    /// must not refuse on a stale answer look the object up on anything but this.
+    pub fn present(&self) -> Option<Arc<K>> {
+        match self.now() {
+            Known::Present(k) => Some(k),
+            Known::Unknown | Known::Absent => None,
+        }
     }
 }
 
-/// The presence after `event`, given the presence before it and what the current list has
+/// What the watch knows after `event`, given what it knew before and what the current list has
 /// found so far (`listed`).
-pub fn next_presence<K>(event: &watcher::Event<K>, before: Presence, listed: &mut bool) -> Presence {
+pub fn next_known<K>(event: watcher::Event<K>, before: &Known<K>, listed: &mut Option<Arc<K>>) -> Known<K> {
     match event {
         watcher::Event::Init => {
-            *listed = false;
-            before
+            *listed = None;
+            before.clone()
         }
-        watcher::Event::InitApply(_) => {
-            *listed = true;
-            before
+        watcher::Event::InitApply(k) => {
+            *listed = Some(Arc::new(k));
+            before.clone()
         }
-        watcher::Event::InitDone if *listed => Presence::Present,
-        watcher::Event::InitDone => Presence::Absent,
-        watcher::Event::Apply(_) => Presence::Present,
-        watcher::Event::Delete(_) => Presence::Absent,
+        watcher::Event::InitDone => listed.take().map_or(Known::Absent, Known::Present),
+        watcher::Event::Apply(k) => Known::Present(Arc::new(k)),
+        watcher::Event::Delete(_) => Known::Absent,
     }
 }
 
-async fn follow_presence<K>(
+async fn follow_named<K>(
     stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
-    tx: watch::Sender<Presence>,
+    tx: watch::Sender<Known<K>>,
     what: &'static str,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut stream = std::pin::pin!(stream.backoff(watch_backoff()));
-    let (mut listed, mut refused) = (false, false);
+    let (mut listed, mut refused) = (None, false);
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
@@ -87,8 +117,8 @@ async fn follow_presence<K>(
         match next {
             Some(Ok(event)) => {
                 refused = false;
-                let before = *tx.borrow();
-                tx.send_replace(next_presence(&event, before, &mut listed));
+                let known = next_known(event, &tx.borrow(), &mut listed);
+                tx.send_replace(known);
             }
             Some(Err(e)) if forbidden(&e) => {
                 // Older RBAC grants only `get`: creates ask the API server, and the watch tries
@@ -97,7 +127,7 @@ async fn follow_presence<K>(
                     tracing::info!(error = %e, "{what}: no list/watch permission; each create looks it up instead");
                     refused = true;
                 }
-                tx.send_replace(Presence::Unknown);
+                tx.send_replace(Known::Unknown);
                 tokio::select! {
                     _ = tokio::time::sleep(FORBIDDEN_RETRY) => {}
                     _ = shutdown.changed() => return,
@@ -105,7 +135,7 @@ async fn follow_presence<K>(
             }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "{what} watch failed; retrying with backoff");
-                tx.send_replace(Presence::Unknown);
+                tx.send_replace(Known::Unknown);
             }
             None => return,
         }

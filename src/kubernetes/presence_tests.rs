@@ -7,10 +7,26 @@ fn account() -> ServiceAccount {
     ServiceAccount::default()
 }
 
+/// The variant only: which object is kept is checked apart.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Unknown,
+    Present,
+    Absent,
+}
+
+fn seen(known: &Known<ServiceAccount>) -> Seen {
+    match known {
+        Known::Unknown => Seen::Unknown,
+        Known::Present(_) => Seen::Present,
+        Known::Absent => Seen::Absent,
+    }
+}
+
 #[test]
 fn presence_follows_the_watch() {
-    use Presence::*;
-    let cases: Vec<(&str, Vec<Event<ServiceAccount>>, Presence)> = vec![
+    use Seen::*;
+    let cases: Vec<(&str, Vec<Event<ServiceAccount>>, Seen)> = vec![
         ("nothing yet", vec![], Unknown),
         ("a list in progress", vec![Event::Init], Unknown),
         (
@@ -47,11 +63,35 @@ fn presence_follows_the_watch() {
         ),
     ];
     for (what, events, expected) in cases {
-        let (mut presence, mut listed) = (Unknown, false);
-        for event in &events {
-            presence = next_presence(event, presence, &mut listed);
+        let (mut known, mut listed) = (Known::Unknown, None);
+        for event in events {
+            known = next_known(event, &known, &mut listed);
         }
-        assert_eq!(presence, expected, "{what}");
+        assert_eq!(seen(&known), expected, "{what}");
+    }
+}
+
+#[test]
+fn the_object_kept_is_the_latest_seen() {
+    let named = |name: &str| ServiceAccount {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (mut known, mut listed) = (Known::Unknown, None);
+    for event in [
+        Event::Init,
+        Event::InitApply(named("first")),
+        Event::InitDone,
+        Event::Apply(named("second")),
+    ] {
+        known = next_known(event, &known, &mut listed);
+    }
+    match known {
+        Known::Present(k) => assert_eq!(k.metadata.name.as_deref(), Some("second")),
+        other => panic!("{other:?}"),
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions, PropagationPolicy};
 use tokio::sync::watch;
@@ -18,7 +18,7 @@ use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState,
 use crate::kubernetes::enricher::{PlatformEnricher, PlatformEvents};
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, Ownership, workspace_namespace};
 use crate::kubernetes::nodes::NodeStore;
-use crate::kubernetes::presence::PresenceWatch;
+use crate::kubernetes::presence::NamedWatch;
 use crate::kubernetes::readiness;
 use crate::kubernetes::render::{
     RenderedSandbox, SandboxApiVersion, render_sandbox, requested_gpus, sandbox_service_account,
@@ -58,7 +58,9 @@ pub struct KubeProvisioner {
     metrics: Arc<dyn DriverMetrics>,
     shutdown: watch::Receiver<bool>,
     /// Shared mode: whether the sandbox ServiceAccount exists, so a create need not GET it.
-    sandbox_account: PresenceWatch,
+    sandbox_account: NamedWatch<ServiceAccount>,
+    /// The client TLS Secret (--client-tls-secret), read before every create and validate.
+    client_tls: NamedWatch<Secret>,
     /// Operator mode: the namespaces workspaces may use.
     allowlist: crate::kubernetes::operator::Allowlist,
 }
@@ -82,13 +84,22 @@ impl KubeProvisioner {
         };
         let unschedulable_timeout = config.unschedulable_timeout;
         let sandbox_account = match config.workspace_mode {
-            WorkspaceMode::Shared => PresenceWatch::start(
+            WorkspaceMode::Shared => NamedWatch::start(
                 Api::<ServiceAccount>::namespaced(kube.client.clone(), &config.namespace),
                 &sandbox_service_account(&config.sandbox_service_account),
                 "sandbox ServiceAccount",
                 shutdown.clone(),
             ),
-            _ => PresenceWatch::unknown(),
+            _ => NamedWatch::unknown(),
+        };
+        let client_tls = match config.client_tls_secret.as_str() {
+            "" => NamedWatch::unknown(),
+            name => NamedWatch::start(
+                Api::<Secret>::namespaced(kube.client.clone(), &config.namespace),
+                name,
+                "client TLS Secret",
+                shutdown.clone(),
+            ),
         };
         let this = Arc::new(Self {
             config,
@@ -103,6 +114,7 @@ impl KubeProvisioner {
             metrics,
             shutdown,
             sandbox_account,
+            client_tls,
             allowlist: Default::default(),
         });
         this.start_allowlist();

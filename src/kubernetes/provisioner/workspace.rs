@@ -8,7 +8,6 @@ use kube::api::{Api, PostParams};
 use super::KubeProvisioner;
 use crate::error::DriverError;
 use crate::kubernetes::identity::{LABEL_WORKSPACE, workspace_namespace};
-use crate::kubernetes::presence::Presence;
 use crate::kubernetes::render::sandbox_service_account;
 use crate::kubernetes::supervisor::missing_tls_keys;
 
@@ -83,7 +82,7 @@ impl KubeProvisioner {
     /// the pod is never made.
     pub(super) async fn require_service_account(&self, namespace: &str) -> Result<(), DriverError> {
         // Shared mode's watch; its "absent" may be a moment old: only "present" skips the lookup.
-        if namespace == self.config.namespace && self.sandbox_account.now() == Presence::Present {
+        if namespace == self.config.namespace && self.sandbox_account.present().is_some() {
             return Ok(());
         }
         let name = sandbox_service_account(&self.config.sandbox_service_account);
@@ -103,6 +102,12 @@ impl KubeProvisioner {
         let name = &self.config.client_tls_secret;
         if name.is_empty() {
             return Ok(None);
+        }
+        // The watch's copy is current; anything else (not yet listed, absent a moment ago,
+        // no list/watch right) is looked up, so a refusal is never stale.
+        if let Some(secret) = self.client_tls.present() {
+            check_client_tls(&secret, &self.config.namespace)?;
+            return Ok(Some((*secret).clone()));
         }
         let secrets: Api<Secret> = Api::namespaced(self.kube.client.clone(), &self.config.namespace);
         let secret = match self.kube.call("get", "secrets", secrets.get(name)).await {

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod grammar;
 pub mod kubernetes;
 pub mod launcher;
 pub mod metrics;

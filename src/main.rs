@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(mut config: DriverConfig) -> anyhow::Result<()> {
     config.resolve_mode_defaults();
-    config.check_serve().map_err(anyhow::Error::msg)?;
+    openshell_driver_openshift::kubernetes::settings::check_serve(&config).map_err(anyhow::Error::msg)?;
     telemetry::init(config.log_format, &config.log_level)?;
     let config = Arc::new(config);
     let shutdown = server::shutdown_on_signals()?;

@@ -8,8 +8,9 @@ use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessR
 use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
-use serde::Serialize;
 
+pub(crate) use crate::cli::check_line::line;
+pub use crate::cli::check_line::{CheckLine, Verdict};
 use crate::config::{DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use crate::error::DriverError;
 use crate::kubernetes::capacity::allocatable_gpus;
@@ -35,29 +36,6 @@ pub struct CheckArgs {
     pub output: CheckOutput,
     #[command(flatten)]
     pub driver: DriverConfig,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Warn,
-    Fail,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckLine {
-    pub check: String,
-    pub verdict: Verdict,
-    pub detail: String,
-}
-
-pub(crate) fn line(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> CheckLine {
-    CheckLine {
-        check: check.into(),
-        verdict,
-        detail: detail.into(),
-    }
 }
 
 /// Runs every check it can; a failure of the API server itself ends the list early.

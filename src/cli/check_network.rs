@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
-use crate::cli::check::{CheckLine, Verdict, line};
+use crate::cli::check_line::{CheckLine, Verdict, line};
 use crate::config::DriverConfig;
 use crate::error::DriverError;
 use crate::kubernetes::client::KubeCalls;
@@ -61,7 +61,7 @@ pub(crate) async fn proxy_line(kube: &KubeCalls, config: &DriverConfig) -> Optio
 
 /// Flag combinations `serve` would refuse to start with.
 pub(crate) fn settings_line(config: &DriverConfig) -> CheckLine {
-    match config.check_settings() {
+    match crate::kubernetes::settings::check_settings(config) {
         Ok(()) => line("settings", Verdict::Pass, "the flags fit together"),
         Err(e) => line("settings", Verdict::Fail, e),
     }

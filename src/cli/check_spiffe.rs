@@ -6,7 +6,7 @@
 use k8s_openapi::api::storage::v1::CSIDriver;
 use kube::api::Api;
 
-use crate::cli::check::{CheckLine, Verdict, line};
+use crate::cli::check_line::{CheckLine, Verdict, line};
 use crate::config::DriverConfig;
 use crate::error::DriverError;
 use crate::kubernetes::client::KubeCalls;

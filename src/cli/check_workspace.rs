@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::check::{CheckLine, Verdict, line};
+use crate::cli::check_line::{CheckLine, Verdict, line};
 use crate::config::{DriverConfig, WorkspaceMode};
 use crate::error::DriverError;
 use crate::kubernetes::client::KubeCalls;

@@ -1,6 +1,7 @@
 //! Subcommands besides `serve`: `render`, `client` and `check`.
 
 pub mod check;
+mod check_line;
 mod check_network;
 mod check_spiffe;
 pub mod check_workspace;

@@ -40,7 +40,7 @@ pub struct RenderArgs {
 /// The YAML documents for `input`: the Sandbox, then the token Secret with its value redacted.
 pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     let request = crate::cli::read_sandbox(input)?;
-    args.driver.check_settings().map_err(anyhow::Error::msg)?;
+    crate::kubernetes::settings::check_settings(&args.driver).map_err(anyhow::Error::msg)?;
     let mut driver = args.driver.clone();
     driver.resolve_mode_defaults();
     if driver.gateway_endpoint.is_empty() {
@@ -56,7 +56,7 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     let keys: &[&str] = &[EXPOSE_KEY];
     let mut rendered = render_sandbox(&request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = args.now.unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
-    crate::kubernetes::expiry::stamp(&mut rendered, now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    rendered.stamp_expiry(now).map_err(|e| anyhow::anyhow!("{e}"))?;
     let companions = if args.driver.openshift.platform == PlatformMode::Openshift {
         let annotations = args.namespace_annotations.iter().cloned().collect();
         // Offline there are no node labels: only --selinux-type shows.

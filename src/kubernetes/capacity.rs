@@ -3,8 +3,8 @@
 use k8s_openapi::api::core::v1::Node;
 
 use crate::error::DriverError;
+use crate::grammar::parse_quantity;
 use crate::kubernetes::render::GPU_RESOURCE;
-use crate::kubernetes::validation::parse_quantity;
 
 /// Allocatable GPUs of a node, or 0 when it is cordoned or has none.
 fn schedulable_gpus(node: &Node) -> u64 {

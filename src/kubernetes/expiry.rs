@@ -5,48 +5,14 @@
 
 use std::time::Duration;
 
-use clap::ValueEnum;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
+pub use crate::config::expiry::{ExpiryPolicy, parse_default_ttl, parse_ttl};
 use crate::error::DriverError;
 use crate::proto::DriverCondition;
 
 /// The controller's `Ready=False` reason of a sandbox past its shutdownTime.
 pub const EXPIRED_REASON: &str = "SandboxExpired";
-
-/// `--expiry-policy`: what happens to the Sandbox object when it expires (its pod always goes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExpiryPolicy {
-    /// Keep the object: the gateway sees the sandbox stopped, with reason SandboxExpired.
-    Retain,
-    /// Delete it: the gateway sees the sandbox deleted.
-    Delete,
-}
-
-impl ExpiryPolicy {
-    pub fn as_k8s(self) -> &'static str {
-        match self {
-            Self::Retain => "Retain",
-            Self::Delete => "Delete",
-        }
-    }
-}
-
-/// `--default-ttl` and `driver_config.ttl`: a humantime duration, at least one second;
-/// `0s` (flag only) means never.
-pub fn parse_ttl(field: &str, text: &str) -> Result<Duration, String> {
-    let ttl = humantime::parse_duration(text)
-        .map_err(|e| format!("{field}: {text:?} is not a duration ({e}; examples: 30m, 8h, 7d)"))?;
-    if ttl > Duration::from_secs(100 * 365 * 24 * 3600) {
-        return Err(format!("{field}: {text:?} is more than 100 years"));
-    }
-    Ok(ttl)
-}
-
-/// The flag's parser: `0s` turns the default off.
-pub fn parse_default_ttl(text: &str) -> Result<Duration, String> {
-    parse_ttl("--default-ttl", text)
-}
 
 /// The request's TTL, else the driver's default; zero is never.
 pub fn effective_ttl(
@@ -105,14 +71,6 @@ pub fn expired_condition(conditions: &[DriverCondition]) -> Option<DriverConditi
         },
         last_transition_time: ready.last_transition_time.clone(),
     })
-}
-
-/// Sets `spec.shutdownTime` of a rendered sandbox created at `now` (rendering itself has no clock).
-pub fn stamp(rendered: &mut crate::kubernetes::render::RenderedSandbox, now: Timestamp) -> Result<(), DriverError> {
-    if let Some(ttl) = rendered.ttl {
-        rendered.manifest.spec.shutdown_time = Some(shutdown_time(now, ttl)?);
-    }
-    Ok(())
 }
 
 /// An expired sandbox cannot be started again: its shutdownTime has passed, and the controller

@@ -115,7 +115,7 @@ fn rendering_sets_the_policy_and_stamping_the_time() {
         )
         .expect("renders");
         assert_eq!(r.manifest.spec.shutdown_time, None, "rendering has no clock");
-        stamp(&mut r, now).expect("stamps");
+        r.stamp_expiry(now).expect("stamps");
         let got = r
             .manifest
             .spec

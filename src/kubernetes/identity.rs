@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::config::{DriverConfig, WorkspaceMode};
 use crate::error::DriverError;
-use crate::kubernetes::validation::validate_public_name;
+use crate::grammar::validate_public_name;
 use crate::proto::DriverSandbox;
 
 pub const LABEL_SANDBOX_ID: &str = "openshell.ai/sandbox-id";

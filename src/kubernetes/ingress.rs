@@ -6,80 +6,22 @@
 
 use std::collections::BTreeMap;
 
-use clap::Args;
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+pub use crate::config::ingress::IngressConfig;
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, SandboxIdentity, driver_labels};
-use crate::kubernetes::permissions::{Permission, p};
 
 /// The one port gateway pods may reach (upstream's SSH port).
 pub const GATEWAY_INGRESS_PORT: i32 = 2222;
 /// The label every namespace carries with its own name.
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// The driver creates the policy next to each Sandbox; the Sandbox's deletion removes it.
-pub const NETWORK_POLICY_CREATE: Permission = p(
-    "create",
-    "networking.k8s.io",
-    "networkpolicies",
-    true,
-    "the gateway-only NetworkPolicy of each sandbox (--gateway-ingress-only)",
-);
-
-fn parse_selector_entry(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?}: expected KEY=VALUE"))?;
-    crate::kubernetes::validation::validate_label_key("--gateway-pod-selector", key).map_err(|e| e.to_string())?;
-    crate::kubernetes::validation::validate_label_value("--gateway-pod-selector", key, value)
-        .map_err(|e| e.to_string())?;
-    Ok((key.to_string(), value.to_string()))
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
-pub struct IngressConfig {
-    /// Give every sandbox a NetworkPolicy that admits only the gateway's pods
-    /// (--gateway-namespace, --gateway-pod-selector), on TCP 2222; all other ingress is refused.
-    #[arg(long, env = "OPENSHELL_DRIVER_GATEWAY_INGRESS_ONLY")]
-    pub gateway_ingress_only: bool,
-
-    /// Namespace of the gateway's pods (--gateway-ingress-only).
-    #[arg(long, env = "OPENSHELL_DRIVER_GATEWAY_NAMESPACE", default_value = "")]
-    pub gateway_namespace: String,
-
-    /// Labels of the gateway's pods, comma separated KEY=VALUE (--gateway-ingress-only).
-    #[arg(long, env = "OPENSHELL_DRIVER_GATEWAY_POD_SELECTOR", value_delimiter = ',', value_parser = parse_selector_entry)]
-    pub gateway_pod_selector: Vec<(String, String)>,
-}
-
+// What the setting renders; the flags and their startup check are `config::ingress`'s.
 impl IngressConfig {
-    /// What `serve` refuses to start with, naming the flag.
-    pub fn validate(&self) -> Result<(), String> {
-        if !self.gateway_ingress_only {
-            if !self.gateway_namespace.is_empty() || !self.gateway_pod_selector.is_empty() {
-                return Err(
-                    "--gateway-namespace and --gateway-pod-selector take effect only with --gateway-ingress-only"
-                        .into(),
-                );
-            }
-            return Ok(());
-        }
-        if !crate::kubernetes::validation::is_dns_label(&self.gateway_namespace) {
-            return Err(format!(
-                "--gateway-ingress-only needs --gateway-namespace, a namespace name (got {:?})",
-                self.gateway_namespace
-            ));
-        }
-        if self.gateway_pod_selector.is_empty() {
-            return Err("--gateway-ingress-only needs --gateway-pod-selector (KEY=VALUE of the gateway's pods): without it every pod of the namespace would be let in".into());
-        }
-        Ok(())
-    }
-
     /// The sandbox's NetworkPolicy, without its owner (set once the Sandbox exists).
     pub fn network_policy(&self, identity: &SandboxIdentity, gateway_id: &str) -> Option<NetworkPolicy> {
         if !self.gateway_ingress_only {

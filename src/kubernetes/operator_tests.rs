@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::config::WorkspaceMode;
 
 fn operator(label: &str, file: Option<&str>) -> DriverConfig {
     let mut c = DriverConfig::defaults();

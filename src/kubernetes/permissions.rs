@@ -252,7 +252,7 @@ pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
         all.push(CLIENT_TLS_READ);
         all.extend(CLIENT_TLS_WATCH);
     }
-    all.push(crate::kubernetes::ingress::NETWORK_POLICY_CREATE);
+    all.push(NETWORK_POLICY_CREATE);
     match mode {
         WorkspaceMode::Managed => {
             all = cluster_wide(all);
@@ -284,6 +284,15 @@ pub fn cluster_wide(mut rules: Vec<Permission>) -> Vec<Permission> {
     }
     rules
 }
+
+/// The driver creates the policy next to each Sandbox; the Sandbox's deletion removes it.
+pub const NETWORK_POLICY_CREATE: Permission = p(
+    "create",
+    "networking.k8s.io",
+    "networkpolicies",
+    true,
+    "the gateway-only NetworkPolicy of each sandbox (--gateway-ingress-only)",
+);
 
 #[cfg(test)]
 #[path = "permissions_tests.rs"]

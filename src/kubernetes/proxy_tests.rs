@@ -179,7 +179,7 @@ fn bad_flags_are_refused_at_startup_naming_the_flag() {
         all.extend_from_slice(args);
         <Only as clap::Parser>::try_parse_from(all)
             .map_err(|e| e.to_string())
-            .and_then(|o| o.config.check_serve())
+            .and_then(|o| crate::kubernetes::settings::check_serve(&o.config))
     };
     for (args, flag) in [
         (&["--https-proxy", "https://proxy:3128"][..], "--https-proxy"),

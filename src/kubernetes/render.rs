@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DriverConfig, SandboxAuth};
 use crate::error::DriverError;
+use crate::grammar::{validate_label_key, validate_label_value, validate_quantity};
 pub use crate::kubernetes::containers::{
     AGENT_CONTAINER, LAUNCHER_INIT_CONTAINER, SUPERVISOR_INIT_CONTAINER, sandbox_service_account, unprivileged,
 };
@@ -22,7 +23,6 @@ use crate::kubernetes::request_rules::{check_environment, check_not_reserved};
 use crate::kubernetes::sideload;
 use crate::kubernetes::supervisor::{ContractInputs, SANDBOX_ID_ANNOTATION, supervisor_env, user_environment};
 pub use crate::kubernetes::supervisor::{SUPERVISOR_FILE, SUPERVISOR_VOLUME, TOKEN_KEY};
-use crate::kubernetes::validation::{validate_label_key, validate_label_value, validate_quantity};
 pub use crate::kubernetes::volumes::supervisor_dir;
 use crate::kubernetes::volumes::{PodParts, reserved_paths};
 use crate::proto::DriverSandbox;
@@ -124,10 +124,20 @@ pub struct RenderedSandbox {
     pub manifest: SandboxManifest,
     /// The Secret carrying the sandbox token; its owner reference is set once the Sandbox exists.
     pub token_secret: Option<Secret>,
-    /// The time to live; `spec.shutdownTime` is stamped from it at create (`expiry::stamp`).
+    /// The time to live; `spec.shutdownTime` is stamped from it at create (`RenderedSandbox::stamp_expiry`).
     pub ttl: Option<std::time::Duration>,
     /// The gateway-only NetworkPolicy (`--gateway-ingress-only`), owned by the Sandbox once it exists.
     pub network_policy: Option<k8s_openapi::api::networking::v1::NetworkPolicy>,
+}
+
+impl RenderedSandbox {
+    /// Sets `spec.shutdownTime` for a sandbox created at `now` (rendering itself has no clock).
+    pub fn stamp_expiry(&mut self, now: k8s_openapi::jiff::Timestamp) -> Result<(), DriverError> {
+        if let Some(ttl) = self.ttl {
+            self.manifest.spec.shutdown_time = Some(crate::kubernetes::expiry::shutdown_time(now, ttl)?);
+        }
+        Ok(())
+    }
 }
 
 /// Renders the Sandbox for `request`. `enricher_keys` are `platform_config` keys a platform

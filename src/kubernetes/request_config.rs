@@ -11,9 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::DriverError;
-use crate::kubernetes::validation::{
-    is_dns_subdomain, validate_label_key, validate_label_value, validate_path, validate_quantity,
-};
+use crate::grammar::{is_dns_subdomain, validate_label_key, validate_label_value, validate_path, validate_quantity};
 use crate::proto::json::struct_to_json;
 
 /// Raw requests/limits maps (`resources_raw`, `agent_resources`).

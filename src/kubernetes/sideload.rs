@@ -4,10 +4,10 @@
 //! 1.35, its `ImageVolume` feature gate. Pure: the facts come in, the choice and the pod parts
 //! go out.
 
-use clap::ValueEnum;
 use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, ImageVolumeSource, Volume, VolumeMount};
 
 use crate::config::DriverConfig;
+pub use crate::config::sideload::SupervisorSideload;
 use crate::kubernetes::supervisor::{SUPERVISOR_FILE, SUPERVISOR_VOLUME};
 use crate::launcher;
 
@@ -25,36 +25,6 @@ pub const IMAGE_VOLUME_BETA_MINOR: u32 = 33;
 /// The API server's own `/metrics` series that tells whether a feature gate is on.
 pub const FEATURE_METRIC: &str = "kubernetes_feature_enabled";
 pub const IMAGE_VOLUME_GATE: &str = "ImageVolume";
-
-/// `--supervisor-sideload`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SupervisorSideload {
-    /// image-volume where the API server supports it, else init-container.
-    Auto,
-    /// Mount the supervisor's (and the launcher's) image read-only: no init container, no copy.
-    ImageVolume,
-    /// Init containers copy both binaries into an emptyDir (`copy-self`).
-    InitContainer,
-}
-
-impl SupervisorSideload {
-    pub fn as_flag(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::ImageVolume => "image-volume",
-            Self::InitContainer => "init-container",
-        }
-    }
-
-    /// What rendering does. The provisioner replaces `auto` with the cluster's answer before
-    /// it renders; offline (`render`, tests) `auto` renders as on Kubernetes 1.36 or newer.
-    pub fn rendered(self) -> Self {
-        match self {
-            Self::Auto | Self::ImageVolume => Self::ImageVolume,
-            Self::InitContainer => Self::InitContainer,
-        }
-    }
-}
 
 /// Whether the API server's `ImageVolume` gate is on, as its `/metrics` say.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,8 +36,7 @@ pub const TOKEN_PATH: &str = "/var/run/secrets/openshell/token";
 pub const WORKDIR: &str = "/sandbox";
 /// Pod annotation the gateway's ServiceAccount check reads to learn which sandbox a pod is.
 pub const SANDBOX_ID_ANNOTATION: &str = "openshell.io/sandbox-id";
-/// UID and GID the agent's processes run as unless the platform allots others (OpenShift).
-pub const DEFAULT_SANDBOX_ID: u32 = 1000;
+pub use crate::config::DEFAULT_SANDBOX_ID;
 /// The supervisor's own default log level, rendered so that an image cannot choose another.
 pub const DEFAULT_LOG_LEVEL: &str = "warn";
 /// Root with exactly these: network namespace and mounts (SYS_ADMIN), veth, routes and nft

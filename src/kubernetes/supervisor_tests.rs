@@ -471,7 +471,10 @@ fn token_file_mode_needs_the_gateways_token_at_create() {
 #[test]
 fn serve_refuses_to_start_without_a_usable_endpoint() {
     let mut c = DriverConfig::defaults();
-    assert!(c.check_serve().is_ok(), "the placeholder is a URL");
+    assert!(
+        crate::kubernetes::settings::check_serve(&c).is_ok(),
+        "the placeholder is a URL"
+    );
     for (endpoint, ok) in [
         ("", false),
         ("   ", false),
@@ -480,7 +483,7 @@ fn serve_refuses_to_start_without_a_usable_endpoint() {
         ("https://gw", true),
     ] {
         c.gateway_endpoint = endpoint.into();
-        let got = c.check_serve();
+        let got = crate::kubernetes::settings::check_serve(&c);
         assert_eq!(got.is_ok(), ok, "{endpoint:?}: {got:?}");
         if let Err(e) = got {
             assert!(e.contains("--gateway-endpoint"), "{e}");

@@ -249,11 +249,11 @@ fn bad_settings_are_refused_naming_the_flag() {
     }
     let mut c = config(Topology::Sidecar, false);
     c.topology.sidecar_proxy_uid = 1000;
-    let err = c.check_settings().unwrap_err();
+    let err = crate::kubernetes::settings::check_settings(&c).unwrap_err();
     assert!(err.contains("--sidecar-proxy-uid 1000"), "{err}");
     // Binary-aware runs the network supervisor as root: the proxy UID is unused.
     c.topology.sidecar_process_binary_aware_network_policy = true;
-    assert!(c.check_settings().is_ok());
+    assert!(crate::kubernetes::settings::check_settings(&c).is_ok());
 }
 
 #[test]

@@ -3,12 +3,13 @@
 //! request's claims. Pure.
 
 use k8s_openapi::api::core::v1::{
-    EmptyDirVolumeSource, PersistentVolumeClaimVolumeSource, ProjectedVolumeSource, SecretVolumeSource,
-    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
+    PersistentVolumeClaimVolumeSource, ProjectedVolumeSource, SecretVolumeSource, ServiceAccountTokenProjection,
+    Volume, VolumeMount, VolumeProjection,
 };
 
 use crate::config::{DriverConfig, SandboxAuth};
 use crate::kubernetes::identity::SandboxIdentity;
+use crate::kubernetes::mounts::{empty_dir, mount};
 use crate::kubernetes::supervisor::{
     IDENTITY_DIR, IDENTITY_VOLUME, RUNTIME_DIR, RUNTIME_VOLUME, TLS_DIR, TLS_VOLUME, TOKEN_KEY,
 };
@@ -136,22 +137,5 @@ impl PodParts<'_> {
             });
         }
         mounts
-    }
-}
-
-pub(crate) fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: volume.into(),
-        mount_path: path.into(),
-        read_only: Some(read_only),
-        ..Default::default()
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::config::{ExposeAuth, OpenShiftConfig, RouteTls};
 use crate::error::DriverError;
-use crate::kubernetes::validation::is_dns_subdomain;
+use crate::grammar::is_dns_subdomain;
 use crate::proto::DriverSandbox;
 use crate::proto::json::value_to_json;
 

@@ -321,11 +321,7 @@ fn names_fit_kubernetes_limits() {
         &format!("{}--{}", "a".repeat(19), "b".repeat(19)),
     ] {
         let names = expose_names(object);
-        assert!(
-            crate::kubernetes::validation::is_dns_label(&names.service),
-            "{}",
-            names.service
-        );
+        assert!(crate::grammar::is_dns_label(&names.service), "{}", names.service);
         assert!(
             names.service.starts_with(|c: char| c.is_ascii_lowercase()),
             "{}",

@@ -171,11 +171,11 @@ impl SandboxProvisioner for MemoryProvisioner {
     }
 
     async fn ensure_workspace(&self, workspace: &str) -> Result<(), DriverError> {
-        openshell_driver_openshift::kubernetes::validation::validate_public_name("workspace", workspace)
+        openshell_driver_openshift::grammar::validate_public_name("workspace", workspace)
     }
 
     async fn delete_workspace(&self, workspace: &str) -> Result<(), DriverError> {
-        openshell_driver_openshift::kubernetes::validation::validate_public_name("workspace", workspace)
+        openshell_driver_openshift::grammar::validate_public_name("workspace", workspace)
     }
 
     fn readiness(&self) -> Readiness {

@@ -6,6 +6,7 @@ pub mod corpus;
 pub mod memory;
 pub mod memory_server;
 pub mod openshift;
+pub mod openshift_env;
 pub mod tier3;
 
 use std::collections::HashMap;

@@ -23,7 +23,7 @@ impl KubeProvisioner {
         // The namespace first: a platform enricher may read it (OpenShift: its SCC annotations).
         self.prepare_workspace(&rendered.identity).await?;
         self.enricher.enrich(sandbox, &mut rendered).await?;
-        crate::kubernetes::expiry::stamp(&mut rendered, k8s_openapi::jiff::Timestamp::now())?;
+        rendered.stamp_expiry(k8s_openapi::jiff::Timestamp::now())?;
         let identity = &rendered.identity;
         let (created, made_here) = self.write_sandbox(version, &rendered).await?;
         let companions = async {

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::config::{DriverConfig, WorkspaceMode};
 use crate::error::DriverError;
+use crate::grammar::validate_public_name;
 use crate::kubernetes::cache::SandboxCache;
 use crate::kubernetes::capacity::check_gpu_capacity;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
@@ -24,7 +25,6 @@ use crate::kubernetes::render::{
     RenderedSandbox, SandboxApiVersion, render_sandbox, requested_gpus, sandbox_service_account,
 };
 use crate::kubernetes::status::{SandboxView, sandbox_view};
-use crate::kubernetes::validation::validate_public_name;
 use crate::metrics::DriverMetrics;
 use crate::proto::DriverSandbox;
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};

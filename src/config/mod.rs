@@ -5,6 +5,17 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+pub mod expiry;
+pub mod ingress;
+pub mod operator;
+pub mod proxy;
+pub mod sideload;
+pub mod spiffe;
+pub mod topology;
+
+/// UID and GID the agent's processes run as unless the platform allots others (OpenShift).
+pub const DEFAULT_SANDBOX_ID: u32 = 1000;
+
 /// How workspaces map onto namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WorkspaceMode {
@@ -261,7 +272,7 @@ pub struct DriverConfig {
         value_enum,
         default_value = "auto"
     )]
-    pub supervisor_sideload: crate::kubernetes::sideload::SupervisorSideload,
+    pub supervisor_sideload: sideload::SupervisorSideload,
 
     /// Where the agent container sees the supervisor, read-only (init-container: the emptyDir;
     /// image-volume: the images, under `supervisor/` and `launcher/`).
@@ -292,13 +303,13 @@ pub struct DriverConfig {
 
     /// Time to live of a sandbox whose `driver_config.ttl` names none (`spec.shutdownTime` =
     /// create + TTL). `0s`: sandboxes never expire unless they ask.
-    #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_TTL", default_value = "0s", value_parser = crate::kubernetes::expiry::parse_default_ttl)]
+    #[arg(long, env = "OPENSHELL_DRIVER_DEFAULT_TTL", default_value = "0s", value_parser = expiry::parse_default_ttl)]
     pub default_ttl: Duration,
 
     /// What happens to an expired Sandbox object (`spec.shutdownPolicy`); its pod always goes.
     /// `retain`: the gateway sees it stopped, reason SandboxExpired. `delete`: it is deleted.
     #[arg(long, env = "OPENSHELL_DRIVER_EXPIRY_POLICY", value_enum, default_value = "retain")]
-    pub expiry_policy: crate::kubernetes::expiry::ExpiryPolicy,
+    pub expiry_policy: expiry::ExpiryPolicy,
 
     /// How long StopSandbox waits for `Suspended=True` before DEADLINE_EXCEEDED.
     #[arg(long, env = "OPENSHELL_DRIVER_STOP_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
@@ -330,13 +341,13 @@ pub struct DriverConfig {
 
     // The settings of one concern each, in their own modules.
     #[command(flatten)]
-    pub proxy: crate::kubernetes::proxy::ProxyConfig,
+    pub proxy: proxy::ProxyConfig,
     #[command(flatten)]
-    pub topology: crate::kubernetes::topology::TopologyConfig,
+    pub topology: topology::TopologyConfig,
     #[command(flatten)]
-    pub ingress: crate::kubernetes::ingress::IngressConfig,
+    pub ingress: ingress::IngressConfig,
     #[command(flatten)]
-    pub spiffe: crate::kubernetes::spiffe::SpiffeConfig,
+    pub spiffe: spiffe::SpiffeConfig,
     #[command(flatten)]
     pub openshift: OpenShiftConfig,
 }
@@ -462,35 +473,6 @@ impl DriverConfig {
         if self.workspace_mode == WorkspaceMode::Managed && self.sandbox_service_account.is_empty() {
             self.sandbox_service_account = MANAGED_SANDBOX_SERVICE_ACCOUNT.into();
         }
-    }
-
-    /// What `serve` refuses to start with: a driver that cannot work must not look as if it could.
-    pub fn check_serve(&self) -> Result<(), String> {
-        if self.gateway_endpoint.trim().is_empty() {
-            return Err(
-                "--gateway-endpoint (OPENSHELL_DRIVER_GATEWAY_ENDPOINT) is required: the gateway URL sandbox pods reach, e.g. https://openshell-gateway.openshell-system.svc:8443".into(),
-            );
-        }
-        crate::kubernetes::operator::check_flags(self)?;
-        let endpoint = self.gateway_endpoint.trim();
-        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            return Err(format!(
-                "--gateway-endpoint {endpoint:?} must be an http:// or https:// URL"
-            ));
-        }
-        self.check_settings()
-    }
-
-    /// Combinations of flags no sandbox could work with (`serve` and `render` refuse them).
-    pub fn check_settings(&self) -> Result<(), String> {
-        self.proxy.validate()?;
-        self.ingress.validate()?;
-        self.topology.validate(self.sandbox_uid)?;
-        self.spiffe.validate(&crate::kubernetes::volumes::beside_spiffe(self))?;
-        if self.proxy.has_credential() && self.workspace_mode == WorkspaceMode::Managed {
-            return Err("--proxy-auth-secret-name: managed workspace mode does not copy the proxy credential Secret into workspace namespaces, so sandbox pods could not mount it".into());
-        }
-        Ok(())
     }
 }
 

@@ -1,4 +1,4 @@
-//! Tier 1: the tests of `validation`.
+//! Tier 1: the tests of `grammar`.
 
 use super::*;
 

@@ -1,4 +1,6 @@
-//! Pure checks of user input, each returning INVALID_ARGUMENT that names the offending field.
+//! Kubernetes' grammar for what users and flags name: object names, label keys and values,
+//! quantities and paths. Pure checks, each returning INVALID_ARGUMENT that names the field. A
+//! leaf: the flags (`config`) and the rendering (`kubernetes`, `openshift`) both use it.
 
 use crate::error::DriverError;
 
@@ -49,12 +51,19 @@ fn is_label_name(name: &str) -> bool {
 }
 
 /// A label or annotation key: `[prefix/]name`.
-pub fn validate_label_key(field: &str, key: &str) -> Result<(), DriverError> {
-    let ok = match key.split_once('/') {
+pub fn is_label_key(key: &str) -> bool {
+    match key.split_once('/') {
         Some((prefix, name)) => is_dns_subdomain(prefix) && is_label_name(name),
         None => is_label_name(key),
-    };
-    if ok {
+    }
+}
+
+pub fn is_label_value(value: &str) -> bool {
+    value.is_empty() || is_label_name(value)
+}
+
+pub fn validate_label_key(field: &str, key: &str) -> Result<(), DriverError> {
+    if is_label_key(key) {
         Ok(())
     } else {
         Err(DriverError::invalid(format!("{field}: {key:?} is not a valid key")))
@@ -62,7 +71,7 @@ pub fn validate_label_key(field: &str, key: &str) -> Result<(), DriverError> {
 }
 
 pub fn validate_label_value(field: &str, key: &str, value: &str) -> Result<(), DriverError> {
-    if value.is_empty() || is_label_name(value) {
+    if is_label_value(value) {
         Ok(())
     } else {
         Err(DriverError::invalid(format!(
@@ -136,5 +145,5 @@ pub fn validate_path(field: &str, path: &str, absolute: bool) -> Result<(), Driv
 }
 
 #[cfg(test)]
-#[path = "validation_tests.rs"]
+#[path = "grammar_tests.rs"]
 mod tests;

@@ -14,6 +14,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	hack/lint-workflows.sh
+	hack/lint-house.py
 
 ## The driver's OCI image (no container engine): prints the archive, the digest and the size.
 image:

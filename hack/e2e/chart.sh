@@ -26,10 +26,21 @@ fail() { log "FAILED: $*"; kubectl -n "$NS" get all,pvc,secrets -o wide >&2 || t
   kubectl -n "$NS" logs "deploy/$svc" --all-containers --tail=40 >&2 || true; exit 1; }
 
 # --- images (what a registry would serve) -------------------------------------------------
+# A pod's `repo:tag@digest` is looked up by `repo@digest` (containerd drops the tag when a digest
+# is given), and an import names only `repo:tag`, so the digest name is added as a registry's
+# pull would have: without it the kubelet goes to the registry.
+import_image() { # archive tag digest
+  local repo_name=ghcr.io/openshell/openshell-driver-openshift
+  ctr -n k8s.io images import --platform linux/amd64 --index-name "$repo_name:$2" "$1" >/dev/null
+  local target
+  target=$(ctr -n k8s.io images ls name=="$repo_name:$2" | awk 'NR==2 {print $3}')
+  [ "$target" = "$3" ] || die "imported $repo_name:$2 is $target, image.env says $3"
+  ctr -n k8s.io images tag --force "$repo_name:$2" "$repo_name@$3" >/dev/null
+}
 archive=$(sed -n 's/^IMAGE_ARCHIVE=//p' "$repo/target/image/image.env")
 digest=$(sed -n 's/^IMAGE_DIGEST=//p' "$repo/target/image/image.env")
 [ -s "$archive" ] || die "no driver image: run make image first"
-ctr -n k8s.io images import --platform linux/amd64 --index-name "ghcr.io/openshell/openshell-driver-openshift:0.1.0" "$archive" >/dev/null
+import_image "$archive" 0.1.0 "$digest"
 log "driver image imported ($digest)"
 gw=$work/gateway
 mkdir -p "$gw/tmp"; chmod 1777 "$gw/tmp"
@@ -146,7 +157,7 @@ old_pod=$(kubectl -n "$NS" get pods -l app.kubernetes.io/instance=$RELEASE -o js
 rebuilt=$(sed -n 's/^IMAGE_ARCHIVE=//p' "$repo/target/image-rebuilt/image.env")
 rebuilt_digest=$(sed -n 's/^IMAGE_DIGEST=//p' "$repo/target/image-rebuilt/image.env")
 [ "$rebuilt_digest" != "$digest" ] || fail "the rebuilt image has the same digest"
-ctr -n k8s.io images import --platform linux/amd64 --index-name "ghcr.io/openshell/openshell-driver-openshift:0.1.0-rebuilt" "$rebuilt" >/dev/null
+import_image "$rebuilt" 0.1.0-rebuilt "$rebuilt_digest"
 helm upgrade "$RELEASE" "$repo/charts/openshell-driver-openshift" -n "$NS" --reuse-values \
   --set driver.image.tag=0.1.0-rebuilt --set driver.image.digest="$rebuilt_digest" --wait --timeout 180s >/dev/null ||
   fail "helm upgrade"

@@ -153,11 +153,24 @@ pub fn apply_plan(
         .agent_container_mut()
         .ok_or_else(|| DriverError::Internal(format!("rendered Sandbox has no {AGENT_CONTAINER} container")))?;
     if let Some(options) = &selinux {
-        agent
-            .security_context
-            .get_or_insert_with(SecurityContext::default)
-            .se_linux_options = Some(options.clone());
+        set_selinux(agent, options);
     }
+    // In the sidecar topology the supervisor also runs in network-init and the network
+    // container: the type the policy grants the supervisor applies to each of them.
+    if let Some(options) = &selinux {
+        let spec = &mut manifest.spec.pod_template.spec;
+        let sidecars = spec
+            .init_containers
+            .iter_mut()
+            .flatten()
+            .chain(spec.containers.iter_mut());
+        for container in sidecars.filter(|c| SUPERVISOR_SIDECARS.contains(&c.name.as_str())) {
+            set_selinux(container, options);
+        }
+    }
+    let agent = manifest
+        .agent_container_mut()
+        .ok_or_else(|| DriverError::Internal(format!("rendered Sandbox has no {AGENT_CONTAINER} container")))?;
     let Some(exposure) = &plan.exposure else {
         return Ok(());
     };
@@ -180,6 +193,19 @@ pub fn apply_plan(
             .extend(oauth_proxy_volumes(names));
     }
     Ok(())
+}
+
+/// The containers of the sidecar topology that run the supervisor.
+const SUPERVISOR_SIDECARS: [&str; 2] = [
+    crate::kubernetes::topology::NETWORK_INIT_CONTAINER,
+    crate::kubernetes::topology::NETWORK_CONTAINER,
+];
+
+fn set_selinux(container: &mut Container, options: &SELinuxOptions) {
+    container
+        .security_context
+        .get_or_insert_with(SecurityContext::default)
+        .se_linux_options = Some(options.clone());
 }
 
 fn oauth_proxy(

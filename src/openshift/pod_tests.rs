@@ -169,6 +169,40 @@ fn security_context_by_namespace_and_flags() {
 }
 
 #[test]
+fn the_selinux_type_reaches_every_container_that_runs_the_supervisor() {
+    use crate::config::topology::Topology;
+    use crate::kubernetes::topology::{NETWORK_CONTAINER, NETWORK_INIT_CONTAINER};
+    let mut config = DriverConfig::defaults();
+    config.openshift.selinux_type = "openshell_agent_t".into();
+    config.topology.topology = Topology::Sidecar;
+    let req = request(None);
+    let mut sandbox = rendered(&req, &config);
+    enrich_offline(&req, &config, &mut sandbox, &BTreeMap::new(), &PlatformFacts::default()).expect("valid");
+    let spec = &sandbox.manifest.spec.pod_template.spec;
+    let type_of = |c: &k8s_openapi::api::core::v1::Container| {
+        c.security_context
+            .as_ref()
+            .and_then(|s| s.se_linux_options.as_ref())
+            .and_then(|o| o.type_.clone())
+    };
+    let all: Vec<_> = spec.init_containers.iter().flatten().chain(&spec.containers).collect();
+    for name in [AGENT_CONTAINER, NETWORK_INIT_CONTAINER, NETWORK_CONTAINER] {
+        let container = all
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} rendered"));
+        assert_eq!(type_of(container).as_deref(), Some("openshell_agent_t"), "{name}");
+    }
+    // Containers that do not run the supervisor keep the pod's own context.
+    for container in all
+        .iter()
+        .filter(|c| ![AGENT_CONTAINER, NETWORK_INIT_CONTAINER, NETWORK_CONTAINER].contains(&c.name.as_str()))
+    {
+        assert_eq!(type_of(container), None, "{}", container.name);
+    }
+}
+
+#[test]
 fn vanilla_rendering_has_none_of_it() {
     let config = DriverConfig::defaults();
     let manifest = rendered(&request(None), &config).manifest;

@@ -48,6 +48,7 @@ blob() { echo "$layout/blobs/${1/://}"; }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 index=$(blob "$(json "$layout/index.json" 'd["manifests"][0]["digest"]')")
 check "index.json points at the printed digest" test "$(json "$layout/index.json" 'd["manifests"][0]["digest"]')" = "$a"
+check "index.json names the image (io.containerd.image.name, ref.name)" test "$(json "$layout/index.json" 'd["manifests"][0]["annotations"]["io.containerd.image.name"] + " " + d["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]')" = "$IMAGE_REPOSITORY:$IMAGE_TAG $IMAGE_TAG"
 epoch=$(git -C "$repo" log -1 --format=%ct)
 for platform in ${IMAGE_PLATFORMS//,/ }; do
   m=$(json "$index" "[x['digest'] for x in d['manifests'] if x['platform']['os']+'/'+x['platform']['architecture']=='$platform'][0]")

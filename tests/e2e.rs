@@ -287,6 +287,61 @@ fn both_supervisor_deliveries_run_the_real_supervisor() {
     }
 }
 
+/// `--topology sidecar` on the real node: network-init loads the pod's bypass rules, the network
+/// supervisor holds the session, and the agent container runs the process supervisor as the
+/// sandbox user, with nothing added to its capabilities.
+#[test]
+#[ignore = "tier 4: needs the real node (make test-e2e)"]
+fn the_sidecar_topology_runs_the_real_network_supervisor() {
+    let tier = Tier4::start_opts("service-account", false, &["--topology", "sidecar"]);
+    tier.create("sidecar", &var("E2E_AGENT_IMAGE"), &["--env", "E2E_MARK=sidecar"]);
+    tier.wait_ready("sidecar");
+    let out = tier.exec("sidecar", "echo \"$E2E_MARK\"; id -u");
+    let stdout = stdout_of(&out);
+    assert!(
+        stdout.contains("sidecar\n1000"),
+        "exec as the sandbox user: {}",
+        text(&out)
+    );
+    let object = Tier4::object_name("sidecar");
+    let pod = tier
+        .cluster
+        .kubectl(&["-n", &tier.namespace, "get", "pod", &object, "-o", "json"], None);
+    let pod: serde_json::Value = serde_json::from_str(&pod).expect("pod json");
+    let state_of = |list: &str, name: &str| {
+        pod["status"][list]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["name"] == name))
+            .map(|c| c["state"].clone())
+            .unwrap_or_else(|| panic!("{name} in {list}: {pod}"))
+    };
+    let init = state_of("initContainerStatuses", "openshell-network-init");
+    assert_eq!(init["terminated"]["exitCode"], 0, "network-init: {init}");
+    assert!(state_of("containerStatuses", "openshell-supervisor-network")["running"].is_object());
+    let agent = pod["spec"]["containers"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "agent"))
+        .expect("agent container");
+    assert_eq!(agent["securityContext"]["runAsNonRoot"], true, "{agent}");
+    assert_eq!(agent["securityContext"]["capabilities"]["drop"][0], "ALL", "{agent}");
+    let pid1 = tier.cluster.kubectl(
+        &[
+            "-n",
+            &tier.namespace,
+            "exec",
+            &object,
+            "-c",
+            "agent",
+            "--",
+            "cat",
+            "/proc/1/cmdline",
+        ],
+        None,
+    );
+    assert!(pid1.contains("--mode=process"), "the agent's PID 1: {pid1:?}");
+    tier.delete_and_check_clean("sidecar");
+}
+
 /// Milliseconds between two instants.
 fn ms(from: Instant, to: Instant) -> f64 {
     to.duration_since(from).as_secs_f64() * 1000.0

@@ -26,20 +26,20 @@ fail() { log "FAILED: $*"; kubectl -n "$NS" get all,pvc,secrets -o wide >&2 || t
   kubectl -n "$NS" logs "deploy/$svc" --all-containers --tail=40 >&2 || true; exit 1; }
 
 # --- images (what a registry would serve) -------------------------------------------------
-# A pod's `repo:tag@digest` is looked up by `repo@digest` (containerd drops the tag when a digest
-# is given), and an import names only `repo:tag`, so the digest name is added as a registry's
-# pull would have: without it the kubelet goes to the registry.
+# The archive names its image index (`make image` annotates index.json), so the import makes
+# `repo:<version>` pointing at the printed digest. A pod's `repo:tag@digest` is looked up as
+# `repo@digest` (containerd drops the tag when a digest is given), which a registry pull would
+# also have recorded: that name and the tag are added.
 import_image() { # archive tag digest
-  local repo_name=ghcr.io/openshell/openshell-driver-openshift
-  ctr -n k8s.io images import --platform linux/amd64 --index-name "$repo_name:$2" "$1" >/dev/null
+  local repo_name=ghcr.io/openshell/openshell-driver-openshift version
+  version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n1)
+  ctr -n k8s.io images import --platform linux/amd64 "$1" >/dev/null
   local target
-  target=$(ctr -n k8s.io images ls name=="$repo_name:$2" | awk 'NR==2 {print $3}')
-  [ "$target" = "$3" ] || die "imported $repo_name:$2 is $target, image.env says $3"
-  ctr -n k8s.io images tag --force "$repo_name:$2" "$repo_name@$3" >/dev/null
+  target=$(ctr -n k8s.io images ls name=="$repo_name:$version" | awk 'NR==2 {print $3}')
+  [ "$target" = "$3" ] || die "imported $repo_name:$version is ${target:-missing}, image.env says $3"
+  ctr -n k8s.io images tag --force "$repo_name:$version" "$repo_name@$3" >/dev/null
+  [ "$2" = "$version" ] || ctr -n k8s.io images tag --force "$repo_name:$version" "$repo_name:$2" >/dev/null
 }
-archive=$(sed -n 's/^IMAGE_ARCHIVE=//p' "$repo/target/image/image.env")
-digest=$(sed -n 's/^IMAGE_DIGEST=//p' "$repo/target/image/image.env")
-[ -s "$archive" ] || die "no driver image: run make image first"
 import_image "$archive" 0.1.0 "$digest"
 log "driver image imported ($digest)"
 gw=$work/gateway

@@ -284,7 +284,11 @@ for lib in $(ldd "$osh/openshell-sandbox" | awk '$2=="=>" && $3 ~ /^\// {print $
   cp -L "$lib" "$sup$lib"
 done
 find "$sup" -exec touch -h -d @0 {} +
-img --rootfs "$sup" --entrypoint /openshell-sandbox "$E2E_SUPERVISOR_IMAGE"
+# The sidecar topology's network-init runs this image and loads the pod's bypass rules with a
+# trusted nft (/usr/sbin/nft, the supervisor's NFT_SEARCH_PATHS): Debian's, from the same apt
+# as the host's libraries above, so the layers agree.
+nft_layer=$("$here/debian-rootfs.sh" usr-is-merged nftables)
+img --rootfs "$sup" --layer "$nft_layer" --entrypoint /openshell-sandbox "$E2E_SUPERVISOR_IMAGE"
 rm -rf "$work"
 # The driver's launcher (the agent's entrypoint), static, at the path the driver's image uses.
 launcher=$("$repo/hack/build-launcher.sh")

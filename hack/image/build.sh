@@ -85,6 +85,16 @@ digest=$("$crane" digest "$reg/$name:$version")
 layout="$work/layout"
 "$crane" pull --format=oci "$reg/$name:$version" "$layout" >/dev/null 2>"$work/crane.log" ||
   { cat "$work/crane.log" >&2; die "crane pull failed"; }
+# Name the image in the layout's own index, as OCI layouts do (ref.name is the tag) and as
+# `ctr images import` reads it (io.containerd.image.name): the import then names the image
+# index itself, the digest printed below, not a wrapper of it.
+python3 - "$layout/index.json" "$repository:$version" "$version" <<'PY'
+import json, sys
+path, image, tag = sys.argv[1:]
+index = json.load(open(path))
+index["manifests"][0]["annotations"] = {"io.containerd.image.name": image, "org.opencontainers.image.ref.name": tag}
+json.dump(index, open(path, "w"), separators=(",", ":"), sort_keys=True)
+PY
 archive="$out/$name-$version.oci.tar"
 reproducible_tar "$layout" "$epoch" "$archive" oci-layout index.json blobs
 sbom="$out/$name-$version.cdx.json"

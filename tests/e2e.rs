@@ -324,7 +324,10 @@ fn the_sidecar_topology_runs_the_real_network_supervisor() {
         .expect("agent container");
     assert_eq!(agent["securityContext"]["runAsNonRoot"], true, "{agent}");
     assert_eq!(agent["securityContext"]["capabilities"]["drop"][0], "ALL", "{agent}");
-    let pid1 = tier.cluster.kubectl(
+    // The pod shares one process namespace (PID 1 is the pause process): both supervisors are
+    // visible from the agent container, each in its own mode.
+    let script = r#"for p in /proc/[0-9]*; do tr '\0' ' ' <"$p/cmdline"; echo; done"#;
+    let processes = tier.cluster.kubectl(
         &[
             "-n",
             &tier.namespace,
@@ -333,12 +336,20 @@ fn the_sidecar_topology_runs_the_real_network_supervisor() {
             "-c",
             "agent",
             "--",
-            "cat",
-            "/proc/1/cmdline",
+            "sh",
+            "-c",
+            script,
         ],
         None,
     );
-    assert!(pid1.contains("--mode=process"), "the agent's PID 1: {pid1:?}");
+    for mode in ["--mode=process", "--mode=network"] {
+        assert!(
+            processes
+                .lines()
+                .any(|l| l.contains("openshell-sandbox") && l.contains(mode)),
+            "a supervisor in {mode}: {processes}"
+        );
+    }
     tier.delete_and_check_clean("sidecar");
 }
 

@@ -40,6 +40,9 @@ import_image() { # archive tag digest
   ctr -n k8s.io images tag --force "$repo_name:$version" "$repo_name@$3" >/dev/null
   [ "$2" = "$version" ] || ctr -n k8s.io images tag --force "$repo_name:$version" "$repo_name:$2" >/dev/null
 }
+archive=$(sed -n 's/^IMAGE_ARCHIVE=//p' "$repo/target/image/image.env")
+digest=$(sed -n 's/^IMAGE_DIGEST=//p' "$repo/target/image/image.env")
+[ -s "$archive" ] || die "no driver image: run make image first"
 import_image "$archive" 0.1.0 "$digest"
 log "driver image imported ($digest)"
 gw=$work/gateway

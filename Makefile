@@ -41,9 +41,11 @@ test-wire: deps
 test-integration:
 	hack/test-integration.sh
 
-## Tier 4: a real kubelet node, the real OpenShell gateway, CLI and supervisor (OPENSHELL_BIN_DIR).
+## Tier 4: a real kubelet node, the real OpenShell gateway, CLI and supervisor (OPENSHELL_BIN_DIR),
+## then the chart installed on it from the driver's image (E2E_CHART=0 leaves the chart out).
+E2E_CHART ?= 1
 test-e2e:
-	hack/test-e2e.sh
+	E2E_CHART=$(E2E_CHART) hack/test-e2e.sh
 
 ## Request validation under generated input for a fixed budget (FUZZ_RUNS per target); no panic.
 fuzz:
@@ -53,7 +55,7 @@ test-all: lint test fuzz test-integration test-e2e
 
 ## Create → Ready through the real gateway on the real node, p50 over 10 sandboxes, split by step.
 bench-e2e:
-	E2E_TEST_ARGS="bench_ --nocapture" hack/test-e2e.sh
+	E2E_CHART=0 E2E_TEST_ARGS="bench_ --nocapture" hack/test-e2e.sh
 
 ## The launcher, a small static binary (the agent container's entrypoint).
 launcher:

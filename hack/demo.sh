@@ -56,7 +56,8 @@ step "starting the driver on $dir/driver/driver.sock"
 sock=$dir/driver/driver.sock
 metrics=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$driver_bin" --socket "$sock" --namespace openshell-system --gateway-id demo --metrics-bind-address "$metrics" \
-  "${platform[@]}" --gateway-endpoint http://openshell-gateway.openshell-system.svc:8080 2>"$dir/driver.log" &
+  "${platform[@]}" --gateway-endpoint http://openshell-gateway.openshell-system.svc:8080 \
+  --workspace-volume ephemeral 2>"$dir/driver.log" &
 driver_pid=$!
 client() { "$driver_bin" client --socket "$sock" "$@"; }
 for _ in $(seq 1 100); do client capabilities >/dev/null 2>&1 && break; sleep 0.1; done

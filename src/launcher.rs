@@ -10,6 +10,8 @@ use std::ffi::{OsStr, OsString};
 /// The prefix of every supervisor setting (crates/openshell-core/src/sandbox_env.rs).
 pub const SUPERVISOR_PREFIX: &str = "OPENSHELL_";
 pub const COPY_SELF: &str = "copy-self";
+/// `seed-workspace SRC DEST`: the workspace init container (`kubernetes::workspace_volume`).
+pub const SEED_WORKSPACE: &str = "seed-workspace";
 pub const KEEP_FLAG: &str = "--keep";
 pub const FILE_NAME: &str = "openshell-launcher";
 
@@ -18,6 +20,8 @@ pub const FILE_NAME: &str = "openshell-launcher";
 pub enum Launch {
     /// Copy the launcher's own binary to this path (or into this directory).
     CopySelf(OsString),
+    /// Copy the image's `SRC` into the workspace volume at `DEST`, once.
+    SeedWorkspace { source: OsString, dest: OsString },
     /// Scrub the environment down to `keep`, then exec `program` with `args`.
     Exec {
         keep: Vec<String>,
@@ -28,9 +32,14 @@ pub enum Launch {
 
 /// `copy-self DEST` or `--keep A,B,... -- PROGRAM ARGS...`.
 pub fn parse_args(args: &[OsString]) -> Result<Launch, String> {
-    const USAGE: &str = "usage: openshell-launcher copy-self DEST | --keep VAR,... -- PROGRAM [ARG...]";
+    const USAGE: &str =
+        "usage: openshell-launcher copy-self DEST | seed-workspace SRC DEST | --keep VAR,... -- PROGRAM [ARG...]";
     match args {
         [cmd, dest] if cmd == COPY_SELF => Ok(Launch::CopySelf(dest.clone())),
+        [cmd, source, dest] if cmd == SEED_WORKSPACE => Ok(Launch::SeedWorkspace {
+            source: source.clone(),
+            dest: dest.clone(),
+        }),
         [flag, keep, sep, program, rest @ ..] if flag == KEEP_FLAG && sep == "--" => {
             let keep = keep
                 .to_str()

@@ -13,3 +13,4 @@ pub mod proto;
 pub mod provisioner;
 pub mod server;
 pub mod telemetry;
+pub mod workspace_seed;

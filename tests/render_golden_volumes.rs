@@ -38,3 +38,30 @@ fn render_refuses_a_spiffe_socket_the_supervisor_could_not_use_naming_the_flag()
         assert!(err.contains("--provider-spiffe-socket"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn render_shows_the_workspace_claim_by_default_and_an_emptydir_when_ephemeral() {
+    let persistent = render(&["--workspace-size", "5Gi", "--workspace-storage-class", "fast-ssd"]).expect("renders");
+    for needle in [
+        "  volumeClaimTemplates:\n  - metadata:",
+        "      storageClassName: fast-ssd",
+        "          storage: 5Gi",
+        "        - seed-workspace\n        - /sandbox\n        - /openshell-workspace-seed",
+    ] {
+        assert!(persistent.contains(needle), "{needle}\n{persistent}");
+    }
+    let ephemeral = render(&["--workspace-volume", "ephemeral"]).expect("renders");
+    assert_golden(&ephemeral, "render-sandbox-workspace-ephemeral.yaml");
+    assert!(!ephemeral.contains("volumeClaimTemplates"), "{ephemeral}");
+    assert!(
+        ephemeral.contains("      - emptyDir: {}\n        name: workspace"),
+        "{ephemeral}"
+    );
+    let off = render(&["--workspace-volume", "off"]).expect("renders");
+    assert!(
+        !off.contains("workspace-init") && !off.contains("mountPath: /sandbox"),
+        "{off}"
+    );
+    let err = render(&["--workspace-size", "0Gi"]).expect_err("zero size");
+    assert!(err.contains("--workspace-size"), "{err}");
+}

@@ -70,6 +70,19 @@ spec:
   persistentVolumeReclaimPolicy: Delete
   hostPath: {path: $pv, type: Directory}
 YAML
+# And for the sandbox's workspace claim (the chart's default, --workspace-volume persistent):
+# 2Gi, so that the gateway's smaller claim binds the volume above.
+mkdir -p "$pv-workspace"
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: e2e-chart-workspace}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Delete
+  hostPath: {path: $pv-workspace, type: Directory}
+YAML
 
 # --- the README's commands ----------------------------------------------------------------
 # Tier 4 has no cluster DNS: sandboxes reach the gateway at a fixed ClusterIP (kube-proxy).
@@ -153,6 +166,12 @@ fi
 out=$(cli sandbox exec --name chart --no-tty -- sh -c 'echo exec-ok; id -u')
 echo "$out" | grep -qx exec-ok || fail "exec: $out"
 log "exec works ($(echo "$out" | tr '\n' ' '))"
+# The workspace is the claim, seeded from the image: /sandbox is a mount, owned as in the image.
+ws=$(cli sandbox exec --name chart --no-tty -- sh -c 'grep -c " /sandbox " /proc/mounts; stat -c %u /sandbox; ls -A /sandbox')
+[ "$(echo "$ws" | sed -n 1p)" = 1 ] && [ "$(echo "$ws" | sed -n 2p)" = 1000 ] && echo "$ws" | grep -qx .workspace-initialized ||
+  fail "/sandbox is not the seeded workspace claim: $ws"
+kubectl -n "$NS" get pvc -l openshell.ai/sandbox-name=chart -o name | grep -q . || fail "no workspace claim for the sandbox"
+log "/sandbox is the sandbox's seeded workspace claim"
 
 # --- helm upgrade to a rebuilt driver image, the sandbox running ---------------------------
 old_pod=$(kubectl -n "$NS" get pods -l app.kubernetes.io/instance=$RELEASE -o jsonpath='{.items[0].metadata.name}')
@@ -177,11 +196,11 @@ log "helm upgrade ($old_pod -> $new_pod): the sandbox stayed Ready, listed once,
 # --- delete, uninstall --------------------------------------------------------------------
 cli sandbox delete chart >/dev/null || fail "sandbox delete"
 for _ in $(seq 1 300); do
-  [ -z "$(kubectl -n "$NS" get sandboxes,pods -l openshell.ai/sandbox-name=chart -o name 2>/dev/null)" ] && break
+  [ -z "$(kubectl -n "$NS" get sandboxes,pods,pvc -l openshell.ai/sandbox-name=chart -o name 2>/dev/null)" ] && break
   sleep 0.2
 done
-[ -z "$(kubectl -n "$NS" get sandboxes,pods -l openshell.ai/sandbox-name=chart -o name)" ] || fail "delete left objects"
-log "delete: Sandbox and Pod gone"
+[ -z "$(kubectl -n "$NS" get sandboxes,pods,pvc -l openshell.ai/sandbox-name=chart -o name)" ] || fail "delete left objects"
+log "delete: Sandbox, Pod and workspace claim gone"
 kill "$pf_pid" 2>/dev/null || true; wait "$pf_pid" 2>/dev/null || true; pf_pid=""
 helm uninstall "$RELEASE" -n "$NS" --wait --timeout 120s >/dev/null || fail "helm uninstall"
 left=$(kubectl -n "$NS" get all,configmaps,pvc,serviceaccounts,roles,rolebindings,networkpolicies -l app.kubernetes.io/instance=$RELEASE -o name)
@@ -190,5 +209,5 @@ left=$(kubectl get clusterroles,clusterrolebindings -l app.kubernetes.io/instanc
 [ -z "$left" ] || fail "helm uninstall left: $left"
 log "helm uninstall: nothing the chart made is left (the Secrets of generate-certs and the namespace are the user's)"
 kubectl delete namespace "$NS" --wait=false >/dev/null
-kubectl delete pv e2e-chart-gateway --ignore-not-found --wait=false >/dev/null  # Delete reclaim may have taken it
+kubectl delete pv e2e-chart-gateway e2e-chart-workspace --ignore-not-found --wait=false >/dev/null  # Delete reclaim may have taken them
 echo "tier 4 chart: passed"

@@ -10,6 +10,8 @@ use std::process::{Command, ExitCode};
 // nothing but std, so it stays small and static.
 #[path = "../launcher.rs"]
 mod launcher;
+#[path = "../workspace_seed.rs"]
+mod workspace_seed;
 
 use launcher::{FILE_NAME, Launch, parse_args, scrub};
 
@@ -17,6 +19,7 @@ fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     let result = match parse_args(&args) {
         Ok(Launch::CopySelf(dest)) => copy_self(Path::new(&dest)),
+        Ok(Launch::SeedWorkspace { source, dest }) => seed_workspace(Path::new(&source), Path::new(&dest)),
         Ok(Launch::Exec { keep, program, args }) => {
             let (env, dropped) = scrub(std::env::vars_os(), &keep);
             if !dropped.is_empty() {
@@ -55,4 +58,27 @@ fn copy_self(dest: &Path) -> Result<(), String> {
     std::fs::copy(&me, &target).map_err(|e| format!("copying to {}: {e}", target.display()))?;
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| format!("{}: {e}", target.display()))
+}
+
+/// The workspace init container: one line either way, for `kubectl logs`.
+fn seed_workspace(source: &Path, dest: &Path) -> Result<(), String> {
+    let done = workspace_seed::seed(source, dest).map_err(|e| format!("seeding the workspace: {e}"))?;
+    if done.already {
+        eprintln!(
+            "openshell-launcher: workspace already seeded ({})",
+            workspace_seed::SEEDED_MARKER
+        );
+    } else {
+        eprintln!(
+            "openshell-launcher: seeded the workspace from {}: {} dirs, {} files ({} bytes), {} links, {} skipped, owners {}",
+            source.display(),
+            done.dirs,
+            done.files,
+            done.bytes,
+            done.links,
+            done.skipped,
+            if done.owners_kept { "kept" } else { "the process's own" }
+        );
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::kubernetes::sideload::resolve;
 use crate::metrics::NoopMetrics;
 use crate::openshift::OpenShiftEnricher;
 use crate::openshift::expose::EXPOSE_KEY;
-use crate::openshift::scc::volume_types;
+use crate::openshift::scc::sandbox_volume_types;
 use crate::proto::{DriverSandbox, DriverSandboxSpec, DriverSandboxTemplate};
 
 /// Whether sandbox pods in the sandbox namespace would be admitted under the SCC: a plain
@@ -65,7 +65,7 @@ fn plain_pod_volumes(config: &DriverConfig) -> Result<BTreeSet<String>, DriverEr
         ..Default::default()
     };
     let rendered = render_sandbox(&request, &config, SandboxApiVersion::V1beta1, &[EXPOSE_KEY])?;
-    Ok(volume_types(&rendered.manifest.spec.pod_template.spec))
+    Ok(sandbox_volume_types(&rendered.manifest.spec))
 }
 
 #[cfg(test)]

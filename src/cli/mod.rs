@@ -5,6 +5,7 @@ mod check_line;
 mod check_network;
 mod check_spiffe;
 pub mod check_workspace;
+mod check_workspace_volume;
 pub mod client;
 pub mod render;
 

@@ -12,6 +12,7 @@ pub mod proxy;
 pub mod sideload;
 pub mod spiffe;
 pub mod topology;
+pub mod workspace_volume;
 
 /// UID and GID the agent's processes run as unless the platform allots others (OpenShift).
 pub const DEFAULT_SANDBOX_ID: u32 = 1000;
@@ -348,6 +349,8 @@ pub struct DriverConfig {
     pub ingress: ingress::IngressConfig,
     #[command(flatten)]
     pub spiffe: spiffe::SpiffeConfig,
+    #[command(flatten)]
+    pub workspace_volume: workspace_volume::WorkspaceVolumeConfig,
     #[command(flatten)]
     pub openshift: OpenShiftConfig,
 }

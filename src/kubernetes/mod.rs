@@ -38,5 +38,6 @@ pub mod topology;
 pub mod volumes;
 pub mod watch;
 pub mod watch_backoff;
+pub mod workspace_volume;
 
 pub use provisioner::KubeProvisioner;

@@ -253,6 +253,7 @@ pub fn required(mode: WorkspaceMode) -> Vec<Permission> {
         all.extend(CLIENT_TLS_WATCH);
     }
     all.push(NETWORK_POLICY_CREATE);
+    all.extend(CLAIM_RULES);
     match mode {
         WorkspaceMode::Managed => {
             all = cluster_wide(all);
@@ -293,6 +294,25 @@ pub const NETWORK_POLICY_CREATE: Permission = p(
     true,
     "the gateway-only NetworkPolicy of each sandbox (--gateway-ingress-only)",
 );
+
+/// The persistent workspace's claim (`--workspace-volume persistent`): the controller makes it;
+/// the driver reads it before a create and releases it for `--workspace-retain`.
+pub const CLAIM_RULES: [Permission; 2] = [
+    p(
+        "get",
+        "",
+        "persistentvolumeclaims",
+        true,
+        "a kept workspace claim refuses a create of the same name",
+    ),
+    p(
+        "patch",
+        "",
+        "persistentvolumeclaims",
+        true,
+        "--workspace-retain releases the claim before the delete",
+    ),
+];
 
 #[cfg(test)]
 #[path = "permissions_tests.rs"]

@@ -88,6 +88,9 @@ pub struct SandboxSpec {
     pub shutdown_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown_policy: Option<String>,
+    /// The persistent workspace's claim (`--workspace-volume persistent`); immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_claim_templates: Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,19 +180,21 @@ pub fn render_sandbox(
     };
     let env = environment(&spec, &identity, config)?;
     let delivery = sideload::delivery(config, &unprivileged());
+    let workspace = workspace_parts(&driver_cfg, config, &identity, &image, &delivery);
     let agent = Container {
         image: Some(image),
         command: Some(launched_supervisor(config, &delivery, &env)),
         env: Some(env),
         resources: Some(resources(&spec, &platform, driver_cfg.agent_resources.as_ref())?),
         security_context: Some(agent_security_context(&isolation)),
-        volume_mounts: Some([delivery.mounts, parts.agent_mounts()].concat()),
+        volume_mounts: Some([delivery.mounts, parts.agent_mounts(), workspace.agent_mount].concat()),
         ..supervised_agent(config)
     };
+    let init_containers = [delivery.init_containers, workspace.init_containers].concat();
     let mut pod_spec = PodSpec {
-        init_containers: (!delivery.init_containers.is_empty()).then_some(delivery.init_containers),
+        init_containers: (!init_containers.is_empty()).then_some(init_containers),
         containers: vec![agent],
-        volumes: Some([delivery.volumes, parts.volumes()].concat()),
+        volumes: Some([delivery.volumes, parts.volumes(), workspace.volumes].concat()),
         runtime_class_name: platform.runtime_class_name.clone(),
         node_selector: (!platform.node_selector.is_empty()).then(|| platform.node_selector.clone()),
         tolerations: (!platform.tolerations.is_empty()).then(|| platform.tolerations.clone()),
@@ -226,6 +231,7 @@ pub fn render_sandbox(
             service: None,
             shutdown_time: None,
             shutdown_policy: ttl.map(|_| config.expiry_policy.as_k8s().to_string()),
+            volume_claim_templates: workspace.claim_templates,
         },
     };
     check_encoded_size("Sandbox", &manifest, &spec)?;
@@ -241,6 +247,50 @@ pub fn render_sandbox(
         ttl,
         network_policy,
     })
+}
+
+/// The workspace's pieces, each a list so that "off" adds nothing.
+struct WorkspacePieces {
+    agent_mount: Vec<k8s_openapi::api::core::v1::VolumeMount>,
+    init_containers: Vec<Container>,
+    volumes: Vec<k8s_openapi::api::core::v1::Volume>,
+    claim_templates: Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate>>,
+}
+
+fn workspace_parts(
+    driver_cfg: &crate::kubernetes::request_config::DriverSpecificConfig,
+    config: &DriverConfig,
+    identity: &SandboxIdentity,
+    image: &str,
+    delivery: &sideload::Delivery,
+) -> WorkspacePieces {
+    use crate::kubernetes::workspace_volume::{SeedInputs, WorkspaceVolume, parts};
+    let chosen = WorkspaceVolume::effective(
+        &config.workspace_volume,
+        driver_cfg.workspace.as_ref(),
+        &driver_cfg.volume_mounts,
+    );
+    let seed = SeedInputs {
+        image,
+        launcher: &delivery.launcher,
+        launcher_mounts: &delivery.mounts,
+        pull_policy: crate::kubernetes::containers::pull_policy(config),
+    };
+    let labels = driver_labels(identity, &config.gateway_id);
+    let Some(ws) = parts(&chosen, &labels, &seed) else {
+        return WorkspacePieces {
+            agent_mount: Vec::new(),
+            init_containers: Vec::new(),
+            volumes: Vec::new(),
+            claim_templates: None,
+        };
+    };
+    WorkspacePieces {
+        agent_mount: vec![ws.agent_mount],
+        init_containers: vec![ws.seed],
+        volumes: ws.volume.into_iter().collect(),
+        claim_templates: ws.claim_template.map(|t| vec![t]),
+    }
 }
 
 /// The ids mirrored as annotations, as upstream does, for tools that read annotations only.

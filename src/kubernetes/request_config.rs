@@ -76,6 +76,32 @@ pub struct DriverSpecificConfig {
     /// Time to live, e.g. `8h` (`spec.shutdownTime`); else `--default-ttl`.
     /// (Any JSON here, so that a wrong type is refused naming this key.)
     pub ttl: Option<serde_json::Value>,
+    /// What backs `/sandbox` for this sandbox, over `--workspace-*`.
+    pub workspace: Option<WorkspaceOverride>,
+}
+
+/// `driver_config.workspace`: the sandbox's own workspace volume settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceOverride {
+    pub mode: Option<crate::config::workspace_volume::WorkspaceVolumeMode>,
+    pub size: Option<String>,
+    pub storage_class: Option<String>,
+    pub access_mode: Option<crate::config::workspace_volume::AccessMode>,
+}
+
+impl WorkspaceOverride {
+    fn validate(&self) -> Result<(), DriverError> {
+        use crate::config::workspace_volume::{parse_size, parse_storage_class};
+        let field = |name: &str, e: String| DriverError::invalid(format!("driver_config.workspace.{name}: {e}"));
+        if let Some(size) = &self.size {
+            parse_size(size).map_err(|e| field("size", e))?;
+        }
+        if let Some(class) = &self.storage_class {
+            parse_storage_class(class).map_err(|e| field("storage_class", e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Deserializes one block, turning serde's message (which names the unknown or mistyped key)
@@ -157,6 +183,9 @@ pub fn parse_driver_config(
     }
     if let Some(raw) = &config.agent_resources {
         raw.validate("driver_config.agent_resources")?;
+    }
+    if let Some(workspace) = &config.workspace {
+        workspace.validate()?;
     }
     Ok(config)
 }

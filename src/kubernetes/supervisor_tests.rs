@@ -233,7 +233,13 @@ fn the_supervisor_command_delivery_and_workdir() {
 
     // From the images themselves: the same command, other paths, no init container.
     let mounted_images = render_with(&request(), &config(|_| {}));
-    assert!(pod(&mounted_images).init_containers.is_none());
+    let inits: Vec<_> = pod(&mounted_images)
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(inits, [crate::kubernetes::workspace_volume::WORKSPACE_INIT_CONTAINER]);
     let command = agent(&mounted_images).command.clone().expect("command");
     assert_eq!(
         command[..2],

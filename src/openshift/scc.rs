@@ -27,6 +27,16 @@ pub fn volume_types(pod: &PodSpec) -> BTreeSet<String> {
         .collect()
 }
 
+/// The volume types of the pod the controller makes from `spec`: the template's, and a
+/// claim for each of the Sandbox's `volumeClaimTemplates`.
+pub fn sandbox_volume_types(spec: &crate::kubernetes::render::SandboxSpec) -> BTreeSet<String> {
+    let mut types = volume_types(&spec.pod_template.spec);
+    if spec.volume_claim_templates.as_ref().is_some_and(|t| !t.is_empty()) {
+        types.insert("persistentVolumeClaim".into());
+    }
+    types
+}
+
 /// Why an SCC would not admit the sandbox pod (empty: it would). Reads the SCC as stored;
 /// `pod_volumes` are the rendered pod's volume types (`volume_types`).
 pub fn scc_problems(

@@ -221,7 +221,9 @@ impl DriverProcess {
             .args(args)
             .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug")
             // `serve` requires an endpoint; a test's own --gateway-endpoint wins over this.
-            .env("OPENSHELL_DRIVER_GATEWAY_ENDPOINT", TEST_GATEWAY_ENDPOINT);
+            .env("OPENSHELL_DRIVER_GATEWAY_ENDPOINT", TEST_GATEWAY_ENDPOINT)
+            // No provisioner here: a claim would stay Pending. The workspace tests ask for it.
+            .env("OPENSHELL_DRIVER_WORKSPACE_VOLUME", "off");
         // Tests are plain Kubernetes unless they ask for a platform: a shared test cluster may
         // serve the OpenShift APIs (tests/cluster_openshift.rs installs them).
         if !args.contains(&"--platform") {
@@ -308,6 +310,7 @@ pub fn run_check(kubeconfig: &Path, args: &[&str]) -> (bool, Vec<(String, String
         })
         .env("KUBECONFIG", kubeconfig)
         .env("OPENSHELL_DRIVER_GATEWAY_ENDPOINT", TEST_GATEWAY_ENDPOINT)
+        .env("OPENSHELL_DRIVER_WORKSPACE_VOLUME", "off")
         .output()
         .expect("check runs");
     let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)

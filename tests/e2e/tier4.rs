@@ -212,6 +212,8 @@ impl Tier4 {
             .args(&args)
             .env("KUBECONFIG", kubeconfig)
             .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug")
+            // The node has no provisioner; tests/e2e/workspace.rs brings a volume and asks.
+            .env("OPENSHELL_DRIVER_WORKSPACE_VOLUME", "off")
             .stderr(log)
             .spawn()
             .expect("driver starts");

@@ -62,6 +62,17 @@ args:
   {{- with .Values.driver.providerSpiffeSocket }}
   - --provider-spiffe-socket={{ . }}
   {{- end }}
+  {{- with .Values.driver.workspaceVolume }}
+  - --workspace-volume={{ .mode }}
+  - --workspace-size={{ .size }}
+  - --workspace-access-mode={{ .accessMode }}
+  {{- with .storageClass }}
+  - --workspace-storage-class={{ . }}
+  {{- end }}
+  {{- if .retain }}
+  - --workspace-retain
+  {{- end }}
+  {{- end }}
   {{- with .Values.driver.hostGatewayIp }}
   - --host-gateway-ip={{ . }}
   {{- end }}

@@ -23,6 +23,7 @@ impl KubeProvisioner {
         // The namespace first: a platform enricher may read it (OpenShift: its SCC annotations).
         self.prepare_workspace(&rendered.identity).await?;
         self.enricher.enrich(sandbox, &mut rendered).await?;
+        self.require_free_claim(&rendered).await?;
         rendered.stamp_expiry(k8s_openapi::jiff::Timestamp::now())?;
         let identity = &rendered.identity;
         let (created, made_here) = self.write_sandbox(version, &rendered).await?;

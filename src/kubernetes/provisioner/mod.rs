@@ -35,6 +35,7 @@ mod create;
 mod delivery;
 mod watches;
 mod workspace;
+mod workspace_claim;
 
 const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(10);
 /// How long a sandbox call waits for a backend that is not ready yet.
@@ -332,6 +333,7 @@ impl SandboxProvisioner for KubeProvisioner {
                 None => return Ok(false),
             },
         };
+        self.release_claim(&view).await?;
         // A uid precondition, not a resourceVersion one: a concurrent status write must not
         // make the delete fail, but a recreated object of the same name must not be deleted.
         let params = DeleteParams {

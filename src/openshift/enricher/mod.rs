@@ -26,7 +26,7 @@ use crate::openshift::expose::EXPOSE_KEY;
 use crate::openshift::namespace::{NamespaceSecurity, allocation_pending, is_selinux_type, namespace_security};
 use crate::openshift::pod::{OpenShiftPlan, apply_plan, expose_names};
 use crate::openshift::routes::RouteState;
-use crate::openshift::scc::volume_types;
+use crate::openshift::scc::sandbox_volume_types;
 use crate::proto::DriverSandbox;
 use crate::provisioner::SandboxEndpoint;
 
@@ -218,7 +218,7 @@ impl PlatformEnricher for OpenShiftEnricher {
             return Ok(());
         };
         let namespace = &rendered.identity.namespace;
-        let volumes = volume_types(&rendered.manifest.spec.pod_template.spec);
+        let volumes = sandbox_volume_types(&rendered.manifest.spec);
         if self.grants_scc() {
             // The create binds the SCC in the workspace namespace; only the SCC itself is checked.
             self.check_scc_admits(namespace, &plan, &volumes).await
@@ -232,7 +232,7 @@ impl PlatformEnricher for OpenShiftEnricher {
             return Ok(());
         };
         let identity = &rendered.identity;
-        let volumes = volume_types(&rendered.manifest.spec.pod_template.spec);
+        let volumes = sandbox_volume_types(&rendered.manifest.spec);
         if self.grants_scc() {
             self.check_scc_admits(&identity.namespace, &plan, &volumes).await?;
             self.grant_scc(&identity.namespace, &plan).await?;

@@ -40,7 +40,7 @@ for combo in "${combos[@]}"; do
   if diff -u "$golden/$name.yaml" "$work/$name.yaml"; then echo "chart: $name renders as its golden file"
   else echo "chart: $name differs from tests/golden/chart/$name.yaml (UPDATE_GOLDEN=1 after review)"; failed=1; fi
 done
-for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc operatorNamespaces={Team_A} 'operatorNamespaceLabel=a in (b)' driver.imagePullSecrets={Bad_Name} driver.providerSpiffeSocket=/agent.sock driver.providerSpiffeSocket=spiffe/agent.sock; do
+for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc operatorNamespaces={Team_A} 'operatorNamespaceLabel=a in (b)' driver.imagePullSecrets={Bad_Name} driver.providerSpiffeSocket=/agent.sock driver.providerSpiffeSocket=spiffe/agent.sock driver.workspaceVolume.mode=pvc driver.workspaceVolume.size=0 driver.workspaceVolume.size=lots driver.workspaceVolume.accessMode=rwo driver.workspaceVolume.storageClass=Fast_SSD; do
   if "$helm" template openshell "$chart" --set "$bad" >/dev/null 2>&1; then
     echo "chart: values.schema.json accepted $bad"; failed=1
   fi
@@ -68,6 +68,7 @@ done
 cd "$repo"
 OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test cluster_kubernetes -- --ignored --test-threads=4 \
   create_renders stop_then_start delete_collects check_passes
+OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test cluster_workspace_volume -- --ignored --test-threads=3
 echo "chart: tier 3 passed with exactly the chart's RBAC"
 "$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
   --set openshift.enabled=true \

@@ -46,20 +46,7 @@ fn the_workspace_keeps_the_agents_files_across_stop_and_start() {
     assert!(lines.contains(&".workspace-initialized"), "seeded: {}", text(&out));
     let note = lines.last().expect("the note").to_string();
     assert!(note.starts_with("kept-"), "{first}");
-    let seed_log = tier
-        .cluster
-        .try_kubectl(
-            &[
-                "-n",
-                &tier.namespace,
-                "logs",
-                &Tier4::object_name("ws"),
-                "-c",
-                "workspace-init",
-            ],
-            None,
-        )
-        .unwrap_or_default();
+    let seed_log = seed_log_of(&tier);
     assert!(seed_log.contains("seeded the workspace from /sandbox"), "{seed_log}");
 
     let out = tier.cli(&["sandbox", "stop", "ws"]);
@@ -72,20 +59,7 @@ fn the_workspace_keeps_the_agents_files_across_stop_and_start() {
     tier.wait_ready("ws");
     let out = tier.exec("ws", "cat /sandbox/note");
     assert_eq!(stdout_of(&out).trim(), note, "the file survived: {}", text(&out));
-    let seed_log = tier
-        .cluster
-        .try_kubectl(
-            &[
-                "-n",
-                &tier.namespace,
-                "logs",
-                &Tier4::object_name("ws"),
-                "-c",
-                "workspace-init",
-            ],
-            None,
-        )
-        .unwrap_or_default();
+    let seed_log = seed_log_of(&tier);
     assert!(seed_log.contains("already seeded"), "no second copy: {seed_log}");
 
     let claim = format!("workspace-{}", Tier4::object_name("ws"));
@@ -98,4 +72,18 @@ fn the_workspace_keeps_the_agents_files_across_stop_and_start() {
     let _ = tier
         .cluster
         .try_kubectl(&["delete", "pv", &class, "--wait=false"], None);
+}
+
+/// What `workspace-init` printed on the sandbox's current pod.
+fn seed_log_of(tier: &Tier4) -> String {
+    let pod = Tier4::object_name("ws");
+    let args = [
+        "-n",
+        tier.namespace.as_str(),
+        "logs",
+        pod.as_str(),
+        "-c",
+        "workspace-init",
+    ];
+    tier.cluster.try_kubectl(&args, None).unwrap_or_default()
 }

@@ -12,6 +12,7 @@ pub const SUPERVISOR_PREFIX: &str = "OPENSHELL_";
 pub const COPY_SELF: &str = "copy-self";
 /// `seed-workspace SRC DEST`: the workspace init container (`kubernetes::workspace_volume`).
 pub const SEED_WORKSPACE: &str = "seed-workspace";
+pub const OWNER_FLAG: &str = "--owner";
 pub const KEEP_FLAG: &str = "--keep";
 pub const FILE_NAME: &str = "openshell-launcher";
 
@@ -20,8 +21,13 @@ pub const FILE_NAME: &str = "openshell-launcher";
 pub enum Launch {
     /// Copy the launcher's own binary to this path (or into this directory).
     CopySelf(OsString),
-    /// Copy the image's `SRC` into the workspace volume at `DEST`, once.
-    SeedWorkspace { source: OsString, dest: OsString },
+    /// Copy the image's `SRC` into the workspace volume at `DEST`, once; owned by `owner`
+    /// (`--owner UID:GID`) instead of the image's owners when given.
+    SeedWorkspace {
+        source: OsString,
+        dest: OsString,
+        owner: Option<(u32, u32)>,
+    },
     /// Scrub the environment down to `keep`, then exec `program` with `args`.
     Exec {
         keep: Vec<String>,
@@ -32,13 +38,18 @@ pub enum Launch {
 
 /// `copy-self DEST` or `--keep A,B,... -- PROGRAM ARGS...`.
 pub fn parse_args(args: &[OsString]) -> Result<Launch, String> {
-    const USAGE: &str =
-        "usage: openshell-launcher copy-self DEST | seed-workspace SRC DEST | --keep VAR,... -- PROGRAM [ARG...]";
+    const USAGE: &str = "usage: openshell-launcher copy-self DEST | seed-workspace SRC DEST [--owner UID:GID] | --keep VAR,... -- PROGRAM [ARG...]";
     match args {
         [cmd, dest] if cmd == COPY_SELF => Ok(Launch::CopySelf(dest.clone())),
         [cmd, source, dest] if cmd == SEED_WORKSPACE => Ok(Launch::SeedWorkspace {
             source: source.clone(),
             dest: dest.clone(),
+            owner: None,
+        }),
+        [cmd, source, dest, flag, owner] if cmd == SEED_WORKSPACE && flag == OWNER_FLAG => Ok(Launch::SeedWorkspace {
+            source: source.clone(),
+            dest: dest.clone(),
+            owner: Some(parse_owner(owner).ok_or("--owner takes UID:GID")?),
         }),
         [flag, keep, sep, program, rest @ ..] if flag == KEEP_FLAG && sep == "--" => {
             let keep = keep
@@ -56,6 +67,12 @@ pub fn parse_args(args: &[OsString]) -> Result<Launch, String> {
         }
         _ => Err(USAGE.into()),
     }
+}
+
+/// `UID:GID`, both numeric.
+fn parse_owner(text: &OsStr) -> Option<(u32, u32)> {
+    let (uid, gid) = text.to_str()?.split_once(':')?;
+    Some((uid.parse().ok()?, gid.parse().ok()?))
 }
 
 /// Why a variable is kept or dropped, for the scrub table and the launcher's one log line.

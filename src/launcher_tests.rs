@@ -104,11 +104,33 @@ fn arguments() {
             args: args(&["--workdir", "/sandbox"]),
         })
     );
+    let seed = |owner| Launch::SeedWorkspace {
+        source: os("/sandbox"),
+        dest: os("/seed"),
+        owner,
+    };
+    assert_eq!(
+        parse_args(&args(&["seed-workspace", "/sandbox", "/seed"])),
+        Ok(seed(None))
+    );
+    assert_eq!(
+        parse_args(&args(&[
+            "seed-workspace",
+            "/sandbox",
+            "/seed",
+            "--owner",
+            "1000680000:1000680000"
+        ])),
+        Ok(seed(Some((1000680000, 1000680000))))
+    );
     for bad in [
         &[][..],
         &["--keep", "A"][..],
         &["--keep", "A", "/sup"][..],
         &["copy-self"][..],
+        &["seed-workspace", "/sandbox"][..],
+        &["seed-workspace", "/sandbox", "/seed", "--owner", "root"][..],
+        &["seed-workspace", "/sandbox", "/seed", "--owner", "1:x"][..],
     ] {
         assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
     }

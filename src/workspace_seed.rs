@@ -28,11 +28,15 @@ pub struct Seeded {
     pub bytes: u64,
     /// Sockets, FIFOs and devices: not copied.
     pub skipped: u64,
-    /// Whether the image's owners could be kept.
+    /// Whether the owners could be set.
     pub owners_kept: bool,
+    /// Set instead of the image's owners.
+    pub owner: Option<(u32, u32)>,
 }
 
-pub fn seed(source: &Path, dest: &Path) -> io::Result<Seeded> {
+/// `owner`: the UID and GID every copy (and the mount point) gets instead of the image's: the
+/// platform's sandbox user where it is not the image's (OpenShift's namespace range).
+pub fn seed(source: &Path, dest: &Path, owner: Option<(u32, u32)>) -> io::Result<Seeded> {
     let marker = dest.join(SEEDED_MARKER);
     if fs::symlink_metadata(&marker).is_ok() {
         return Ok(Seeded {
@@ -42,6 +46,7 @@ pub fn seed(source: &Path, dest: &Path) -> io::Result<Seeded> {
     }
     let mut done = Seeded {
         owners_kept: true,
+        owner,
         ..Default::default()
     };
     // The image's /sandbox itself may be a link (followed here only) or absent.
@@ -50,8 +55,8 @@ pub fn seed(source: &Path, dest: &Path) -> io::Result<Seeded> {
             copy_dir_contents(source, dest, &mut done)?;
             Some(meta)
         }
-        Ok(_) => None,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Ok(_) => fs::metadata(dest).ok().filter(|_| owner.is_some()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::metadata(dest).ok().filter(|_| owner.is_some()),
         Err(e) => return Err(with_path(e, source)),
     };
     fs::write(&marker, b"seeded by openshell-launcher\n").map_err(|e| with_path(e, &marker))?;
@@ -128,7 +133,8 @@ fn chown(path: &Path, meta: &fs::Metadata, done: &mut Seeded) -> io::Result<()> 
     if !done.owners_kept {
         return Ok(());
     }
-    match lchown(path, Some(meta.uid()), Some(meta.gid())) {
+    let (uid, gid) = done.owner.unwrap_or((meta.uid(), meta.gid()));
+    match lchown(path, Some(uid), Some(gid)) {
         Ok(()) => Ok(()),
         // Not root (a platform-assigned UID): the copies stay the process's own, which is the
         // UID the agent runs as there.

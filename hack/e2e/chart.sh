@@ -166,9 +166,11 @@ fi
 out=$(cli sandbox exec --name chart --no-tty -- sh -c 'echo exec-ok; id -u')
 echo "$out" | grep -qx exec-ok || fail "exec: $out"
 log "exec works ($(echo "$out" | tr '\n' ' '))"
-# The workspace is the claim, seeded from the image: /sandbox is a mount, owned as in the image.
+# The workspace is the claim, seeded from the image: /sandbox is a mount, owned by the user the
+# agent runs as (the image's sandbox user; on OpenShift the namespace's UID, the seed's --owner).
 ws=$(cli sandbox exec --name chart --no-tty -- sh -c 'grep -c " /sandbox " /proc/mounts; stat -c %u /sandbox; ls -A /sandbox')
-[ "$(echo "$ws" | sed -n 1p)" = 1 ] && [ "$(echo "$ws" | sed -n 2p)" = 1000 ] && echo "$ws" | grep -qx .workspace-initialized ||
+[ "$(echo "$ws" | sed -n 1p)" = 1 ] && [ "$(echo "$ws" | sed -n 2p)" = "$(echo "$out" | sed -n 2p)" ] &&
+  echo "$ws" | grep -qx .workspace-initialized ||
   fail "/sandbox is not the seeded workspace claim: $ws"
 kubectl -n "$NS" get pvc -l openshell.ai/sandbox-name=chart -o name | grep -q . || fail "no workspace claim for the sandbox"
 log "/sandbox is the sandbox's seeded workspace claim"

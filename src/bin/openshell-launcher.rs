@@ -19,7 +19,9 @@ fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     let result = match parse_args(&args) {
         Ok(Launch::CopySelf(dest)) => copy_self(Path::new(&dest)),
-        Ok(Launch::SeedWorkspace { source, dest }) => seed_workspace(Path::new(&source), Path::new(&dest)),
+        Ok(Launch::SeedWorkspace { source, dest, owner }) => {
+            seed_workspace(Path::new(&source), Path::new(&dest), owner)
+        }
         Ok(Launch::Exec { keep, program, args }) => {
             let (env, dropped) = scrub(std::env::vars_os(), &keep);
             if !dropped.is_empty() {
@@ -61,8 +63,8 @@ fn copy_self(dest: &Path) -> Result<(), String> {
 }
 
 /// The workspace init container: one line either way, for `kubectl logs`.
-fn seed_workspace(source: &Path, dest: &Path) -> Result<(), String> {
-    let done = workspace_seed::seed(source, dest).map_err(|e| format!("seeding the workspace: {e}"))?;
+fn seed_workspace(source: &Path, dest: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
+    let done = workspace_seed::seed(source, dest, owner).map_err(|e| format!("seeding the workspace: {e}"))?;
     if done.already {
         eprintln!(
             "openshell-launcher: workspace already seeded ({})",

@@ -176,6 +176,23 @@ fn seed_container(seed: &SeedInputs) -> Container {
     }
 }
 
+/// Makes the workspace the platform's sandbox user's (OpenShift gives each namespace its own
+/// UID and GID, which the agent runs as, not the image's): the seed owns every copy to it.
+pub fn own_workspace_as(pod: &mut k8s_openapi::api::core::v1::PodSpec, uid: u32, gid: u32) {
+    for seed in pod
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .filter(|c| c.name == WORKSPACE_INIT_CONTAINER)
+    {
+        if let Some(command) = seed.command.as_mut()
+            && !command.iter().any(|a| a == launcher::OWNER_FLAG)
+        {
+            command.extend([launcher::OWNER_FLAG.to_string(), format!("{uid}:{gid}")]);
+        }
+    }
+}
+
 /// Whether an existing claim of a sandbox's name stops its create: one no Sandbox owns (kept by
 /// `--workspace-retain`, or made by someone else) would never be adopted by the controller,
 /// so the sandbox would never start. One a Sandbox still owns is a retry's, or an old

@@ -149,6 +149,9 @@ pub fn apply_plan(
     env.sort_by(|a, b| a.name.cmp(&b.name));
     let selinux = plan.selinux.clone();
     crate::kubernetes::topology::reassign_ids(&mut manifest.spec.pod_template.spec, plan.uid, plan.gid);
+    if let (Some(uid), Some(gid)) = (plan.uid, plan.gid) {
+        crate::kubernetes::workspace_volume::own_workspace_as(&mut manifest.spec.pod_template.spec, uid, gid);
+    }
     let agent = manifest
         .agent_container_mut()
         .ok_or_else(|| DriverError::Internal(format!("rendered Sandbox has no {AGENT_CONTAINER} container")))?;

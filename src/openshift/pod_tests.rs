@@ -371,3 +371,38 @@ fn names_fit_kubernetes_limits() {
         "shortened keys stay unique"
     );
 }
+
+#[test]
+fn the_workspace_is_seeded_as_the_namespaces_uid_and_gid() {
+    let req = request(None);
+    let seed_command = |sandbox: &RenderedSandbox| {
+        sandbox
+            .manifest
+            .spec
+            .pod_template
+            .spec
+            .init_containers
+            .iter()
+            .flatten()
+            .find(|c| c.name == crate::kubernetes::workspace_volume::WORKSPACE_INIT_CONTAINER)
+            .and_then(|c| c.command.clone())
+            .expect("the seed")
+    };
+    let ns = annotations(&[
+        (UID_RANGE_ANNOTATION, "1000680000/10000"),
+        (SUPPLEMENTAL_GROUPS_ANNOTATION, "1000680000/10000"),
+        (MCS_ANNOTATION, "s0:c26,c5"),
+    ]);
+    let config = DriverConfig::defaults();
+    let mut sandbox = rendered(&req, &config);
+    enrich_offline(&req, &config, &mut sandbox, &ns, &PlatformFacts::default()).expect("valid");
+    let command = seed_command(&sandbox);
+    assert_eq!(
+        command[command.len() - 2..],
+        ["--owner", "1000680000:1000680000"],
+        "{command:?}"
+    );
+    // Plain Kubernetes: the image's owners.
+    let plain = rendered(&req, &config);
+    assert!(!seed_command(&plain).contains(&"--owner".to_string()));
+}

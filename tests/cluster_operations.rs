@@ -161,9 +161,10 @@ async fn check_passes_with_the_documented_rbac_and_fails_without_a_permission() 
     assert_eq!(verdict_of(&lines, "sandbox-crd"), Some("pass"));
     assert_eq!(verdict_of(&lines, "controller"), Some("pass"), "{lines:?}");
     let permissions: Vec<_> = lines.iter().filter(|(c, _, _)| c.starts_with("permission ")).collect();
-    // 16: with pods list/watch (pod failures), the sandbox ServiceAccount's get, list, watch and
-    // nodes watch (the client TLS Secret's rules only with --client-tls-secret).
-    assert_eq!(permissions.len(), 16, "{permissions:?}");
+    // 18: with pods list/watch (pod failures), the workspace claim's get and patch, the sandbox
+    // ServiceAccount's get, list, watch and nodes watch (the client TLS Secret's rules only with
+    // --client-tls-secret).
+    assert_eq!(permissions.len(), 18, "{permissions:?}");
     assert!(permissions.iter().all(|(_, v, _)| v == "pass"), "{permissions:?}");
     assert_eq!(verdict_of(&lines, "sandbox-service-account"), Some("pass"), "{lines:?}");
     let gpu = lines.iter().find(|(c, _, _)| c == "gpu-nodes").expect("gpu line");

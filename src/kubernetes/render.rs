@@ -249,7 +249,8 @@ pub fn render_sandbox(
     })
 }
 
-/// The workspace's pieces, each a list so that "off" adds nothing.
+/// The workspace's pieces, each a list so that "off" (the default) adds nothing.
+#[derive(Default)]
 struct WorkspacePieces {
     agent_mount: Vec<k8s_openapi::api::core::v1::VolumeMount>,
     init_containers: Vec<Container>,
@@ -278,12 +279,7 @@ fn workspace_parts(
     };
     let labels = driver_labels(identity, &config.gateway_id);
     let Some(ws) = parts(&chosen, &labels, &seed) else {
-        return WorkspacePieces {
-            agent_mount: Vec::new(),
-            init_containers: Vec::new(),
-            volumes: Vec::new(),
-            claim_templates: None,
-        };
+        return WorkspacePieces::default();
     };
     WorkspacePieces {
         agent_mount: vec![ws.agent_mount],

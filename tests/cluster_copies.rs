@@ -214,3 +214,88 @@ async fn managed_mode_copies_secrets_into_its_namespaces_and_keeps_them_current(
         None,
     );
 }
+
+/// Every API request the driver has made so far (its own counter, all verbs and outcomes).
+async fn requests_made(metrics_addr: &str) -> f64 {
+    let (_, metrics) = http_get(metrics_addr, "/metrics").await;
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("openshell_driver_kube_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn a_prepared_namespace_is_not_prepared_again_on_every_create() {
+    let env = ManagedEnv::start_with("t3mp", &["--image-pull-secrets", PULL_SECRET], |cluster, home| {
+        apply_pull_secret(cluster, home, "djE=")
+    })
+    .await;
+    let mut client = env.driver.client().await;
+    let addr = env.driver.metrics_addr.clone();
+    let in_workspace = |name: &str, workspace: &str| {
+        let mut sandbox = sandbox_request(&new_id(), name);
+        sandbox.workspace = workspace.into();
+        CreateSandboxRequest { sandbox: Some(sandbox) }
+    };
+    // The first creates prepare the namespace (and may look the sources up until their
+    // watches have listed); then a create is its Sandbox and token Secret, nothing more.
+    let mut n = 0;
+    let (client_ref, addr_ref) = (&client, &addr);
+    eventually(Duration::from_secs(60), "a create costing two requests", || {
+        n += 1;
+        let (mut client, request) = (client_ref.clone(), in_workspace(&format!("warm-{n}"), "p"));
+        async move {
+            let before = requests_made(addr_ref).await;
+            client.create_sandbox(request).await.ok()?;
+            (requests_made(addr_ref).await - before <= 2.0).then_some(())
+        }
+    })
+    .await;
+    let before = requests_made(&addr).await;
+    for i in 0..5 {
+        client
+            .create_sandbox(in_workspace(&format!("more-{i}"), "p"))
+            .await
+            .expect("create");
+    }
+    let per_create = (requests_made(&addr).await - before) / 5.0;
+    assert!(
+        per_create <= 2.0,
+        "a create in a prepared namespace writes only its Sandbox and token Secret: {per_create} requests each"
+    );
+
+    // A namespace removed behind the driver's back is made again by the next create.
+    client
+        .ensure_workspace(EnsureWorkspaceRequest { workspace: "q".into() })
+        .await
+        .expect("ensure");
+    let ns_q = format!("{}q", env.prefix);
+    env.cluster
+        .kubectl(&["delete", "namespace", &ns_q, "--wait=true", "--timeout=60s"], None);
+    client
+        .create_sandbox(in_workspace("after-removal", "q"))
+        .await
+        .expect("the namespace is prepared again");
+    let kube = env.cluster.client().await;
+    let copies: Api<Secret> = Api::namespaced(kube.clone(), &ns_q);
+    assert!(
+        copies.get_opt(PULL_SECRET).await.expect("get").is_some(),
+        "copied again"
+    );
+
+    for ns in [env.home.clone(), format!("{}p", env.prefix), ns_q] {
+        let _ = env
+            .cluster
+            .try_kubectl(&["delete", "namespace", &ns, "--wait=false"], None);
+    }
+    let _ = env.cluster.try_kubectl(
+        &[
+            "delete",
+            "clusterrole,clusterrolebinding",
+            &format!("openshell-driver-{}", env.home),
+        ],
+        None,
+    );
+}

@@ -22,6 +22,7 @@ pub mod operator;
 pub mod permissions;
 pub mod platform_event;
 pub mod pod_status;
+pub mod prepared;
 pub mod presence;
 pub mod provisioner;
 pub mod proxy;

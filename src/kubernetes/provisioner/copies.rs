@@ -15,12 +15,16 @@ use super::KubeProvisioner;
 use crate::config::WorkspaceMode;
 use crate::error::DriverError;
 use crate::kubernetes::copies::{CopiedSecret, copied_secrets, copy_is_current, secret_copy};
+use crate::kubernetes::prepared::SourceVersion;
+use crate::kubernetes::presence::NamedWatch;
 use crate::kubernetes::watch::follow;
 
 impl KubeProvisioner {
     /// Copies every source into `namespace` (a workspace namespace of the driver's, or an
     /// allowed one in operator mode). A missing source is FAILED_PRECONDITION naming its flag.
-    pub(super) async fn copy_secrets_into(&self, namespace: &str) -> Result<(), DriverError> {
+    /// Returns the version of each source copied, for [`crate::kubernetes::prepared::PreparedNamespaces`].
+    pub(super) async fn copy_secrets_into(&self, namespace: &str) -> Result<Vec<SourceVersion>, DriverError> {
+        let mut copied_versions = Vec::new();
         for copied in copied_secrets(&self.config) {
             let source = if copied.flag == "--client-tls-secret" {
                 // Checked for its three keys as well.
@@ -30,12 +34,38 @@ impl KubeProvisioner {
             };
             if let Some(source) = source {
                 self.write_copy(&source, &copied.name, namespace).await?;
+                copied_versions.push(source_version(&copied.name, &source));
             }
         }
-        Ok(())
+        Ok(copied_versions)
+    }
+
+    /// The sources' versions as their watches know them now; `None` while any is unknown or
+    /// absent (then a create looks them up).
+    pub(super) fn watched_sources(&self) -> Option<Vec<SourceVersion>> {
+        copied_secrets(&self.config)
+            .iter()
+            .map(|copied| {
+                let secret = self.source_watch(copied)?.present()?;
+                Some(source_version(&copied.name, &secret))
+            })
+            .collect()
+    }
+
+    fn source_watch(&self, copied: &CopiedSecret) -> Option<&NamedWatch<Secret>> {
+        if copied.flag == "--client-tls-secret" {
+            return Some(&self.client_tls);
+        }
+        self.pull_sources
+            .iter()
+            .find(|(name, _)| name == &copied.name)
+            .map(|(_, watch)| watch)
     }
 
     async fn source_secret(&self, copied: &CopiedSecret) -> Result<Option<Secret>, DriverError> {
+        if let Some(secret) = self.source_watch(copied).and_then(NamedWatch::present) {
+            return Ok(Some((*secret).clone()));
+        }
         let secrets: Api<Secret> = Api::namespaced(self.kube.client.clone(), &self.config.namespace);
         match self.kube.call("get", "secrets", secrets.get(&copied.name)).await {
             Ok(s) => Ok(Some(s)),
@@ -182,6 +212,13 @@ impl KubeProvisioner {
                 Err(e) => tracing::warn!(secret = %name, namespace = %namespace, error = %e, "copy not removed"),
             }
         }
+    }
+}
+
+fn source_version(name: &str, source: &Secret) -> SourceVersion {
+    SourceVersion {
+        name: name.to_string(),
+        resource_version: source.resource_version().unwrap_or_default(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! CreateSandbox: the workspace first, then the platform's changes, the Sandbox, and what it
 //! owns; a failure after the Sandbox was written removes it again.
 
+use std::time::Instant;
+
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams, Preconditions};
@@ -21,12 +23,20 @@ impl KubeProvisioner {
         self.require_allowed(&rendered.identity.namespace)?;
         require_token_source(&sandbox.spec.clone().unwrap_or_default(), &self.config)?;
         // The namespace first: a platform enricher may read it (OpenShift: its SCC annotations).
-        self.prepare_workspace(&rendered.identity).await?;
+        let remembered = self.prepare_workspace(&rendered.identity).await?;
         self.enricher.enrich(sandbox, &mut rendered).await?;
         self.require_free_claim(&rendered).await?;
         rendered.stamp_expiry(k8s_openapi::jiff::Timestamp::now())?;
         let identity = &rendered.identity;
-        let (created, made_here) = self.write_sandbox(version, &rendered).await?;
+        let (created, made_here) = match self.write_sandbox(version, &rendered).await {
+            // The namespace went away after it was prepared: prepare it again, once.
+            Err(DriverError::FailedPrecondition(_)) if remembered => {
+                self.prepared.forget(&identity.namespace);
+                self.prepare_workspace(identity).await?;
+                self.write_sandbox(version, &rendered).await?
+            }
+            written => written?,
+        };
         let companions = async {
             self.create_token_secret(&rendered, &created).await?;
             self.create_network_policy(&rendered, &created).await?;
@@ -48,20 +58,32 @@ impl KubeProvisioner {
 
     /// What must exist before the Sandbox: the client TLS Secret and the sandbox ServiceAccount,
     /// and in managed mode the workspace namespace; outside shared mode, the copied Secrets.
-    async fn prepare_workspace(&self, identity: &SandboxIdentity) -> Result<(), DriverError> {
+    /// A namespace prepared a moment ago from the same sources is not prepared again
+    /// ([`crate::kubernetes::prepared`]); `Ok(true)` says so.
+    async fn prepare_workspace(&self, identity: &SandboxIdentity) -> Result<bool, DriverError> {
+        let namespace = &identity.namespace;
         match self.config.workspace_mode {
             WorkspaceMode::Shared => {
                 self.client_tls_source().await?;
-                return self.require_service_account(&identity.namespace).await;
+                self.require_service_account(namespace).await?;
+                return Ok(false);
             }
+            _ if self.already_prepared(namespace) => return Ok(true),
             // The platform team's namespace: its ServiceAccount must be there.
-            WorkspaceMode::Operator => self.require_service_account(&identity.namespace).await?,
+            WorkspaceMode::Operator => self.require_service_account(namespace).await?,
             WorkspaceMode::Managed => {
                 self.ensure_namespace(&identity.workspace).await?;
-                self.ensure_service_account(&identity.namespace).await?;
+                self.ensure_service_account(namespace).await?;
             }
         }
-        self.copy_secrets_into(&identity.namespace).await
+        let copied = self.copy_secrets_into(namespace).await?;
+        self.prepared.record(namespace, copied, Instant::now());
+        Ok(false)
+    }
+
+    fn already_prepared(&self, namespace: &str) -> bool {
+        self.watched_sources()
+            .is_some_and(|sources| self.prepared.is_current(namespace, &sources, Instant::now()))
     }
 
     /// Writes the Sandbox; `true` when this call made it, `false` for a retry of the same create

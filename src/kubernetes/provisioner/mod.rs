@@ -16,9 +16,11 @@ use crate::grammar::validate_public_name;
 use crate::kubernetes::cache::SandboxCache;
 use crate::kubernetes::capacity::check_gpu_capacity;
 use crate::kubernetes::client::{CRD_MISSING_MESSAGE, KubeCalls, SandboxApiState, sandbox_resource};
+use crate::kubernetes::copies::copied_secrets;
 use crate::kubernetes::enricher::{PlatformEnricher, PlatformEvents};
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, Ownership, workspace_namespace};
 use crate::kubernetes::nodes::NodeStore;
+use crate::kubernetes::prepared::PreparedNamespaces;
 use crate::kubernetes::presence::NamedWatch;
 use crate::kubernetes::readiness;
 use crate::kubernetes::render::{
@@ -62,6 +64,10 @@ pub struct KubeProvisioner {
     sandbox_account: NamedWatch<ServiceAccount>,
     /// The client TLS Secret (--client-tls-secret), read before every create and validate.
     client_tls: NamedWatch<Secret>,
+    /// Managed mode: each image-pull source Secret, so a create reads it here, not by a GET.
+    pull_sources: Vec<(String, NamedWatch<Secret>)>,
+    /// Workspace namespaces already prepared from the current sources (managed and operator).
+    prepared: PreparedNamespaces,
     /// Operator mode: the namespaces workspaces may use.
     allowlist: crate::kubernetes::operator::Allowlist,
 }
@@ -102,6 +108,15 @@ impl KubeProvisioner {
                 shutdown.clone(),
             ),
         };
+        let pull_sources = copied_secrets(&config)
+            .into_iter()
+            .filter(|copied| copied.flag == "--image-pull-secrets")
+            .map(|copied| {
+                let api = Api::<Secret>::namespaced(kube.client.clone(), &config.namespace);
+                let watch = NamedWatch::start(api, &copied.name, "image-pull source Secret", shutdown.clone());
+                (copied.name, watch)
+            })
+            .collect();
         let this = Arc::new(Self {
             config,
             render_config: std::sync::OnceLock::new(),
@@ -116,6 +131,8 @@ impl KubeProvisioner {
             shutdown,
             sandbox_account,
             client_tls,
+            pull_sources,
+            prepared: PreparedNamespaces::default(),
             allowlist: Default::default(),
         });
         this.start_allowlist();
@@ -395,7 +412,9 @@ impl SandboxProvisioner for KubeProvisioner {
                 self.ensure_namespace(workspace).await?;
                 let namespace = workspace_namespace(&self.config, workspace);
                 self.ensure_service_account(&namespace).await?;
-                self.copy_secrets_into(&namespace).await
+                let copied = self.copy_secrets_into(&namespace).await?;
+                self.prepared.record(&namespace, copied, std::time::Instant::now());
+                Ok(())
             }
         }
     }
@@ -408,6 +427,7 @@ impl SandboxProvisioner for KubeProvisioner {
         }
         self.ready_api().await?;
         let name = workspace_namespace(&self.config, workspace);
+        self.prepared.forget(&name);
         let namespaces: Api<Namespace> = Api::all(self.kube.client.clone());
         let existing = match self.kube.call("get", "namespaces", namespaces.get(&name)).await {
             Ok(ns) => ns,

@@ -14,6 +14,8 @@ pub const COPY_SELF: &str = "copy-self";
 pub const SEED_WORKSPACE: &str = "seed-workspace";
 pub const OWNER_FLAG: &str = "--owner";
 pub const KEEP_FLAG: &str = "--keep";
+/// `wait-identity DIR --keep ... -- PROGRAM ...`: a warm pool member (`warm_identity`).
+pub const WAIT_IDENTITY: &str = "wait-identity";
 pub const FILE_NAME: &str = "openshell-launcher";
 
 /// What the launcher was asked to do.
@@ -28,18 +30,35 @@ pub enum Launch {
         dest: OsString,
         owner: Option<(u32, u32)>,
     },
-    /// Scrub the environment down to `keep`, then exec `program` with `args`.
+    /// Scrub the environment down to `keep`, then exec `program` with `args`; with
+    /// `identity_dir`, only once a bind has delivered the sandbox's identity there, whose
+    /// variables are added.
     Exec {
         keep: Vec<String>,
         program: OsString,
         args: Vec<OsString>,
+        identity_dir: Option<OsString>,
     },
 }
 
 /// `copy-self DEST` or `--keep A,B,... -- PROGRAM ARGS...`.
 pub fn parse_args(args: &[OsString]) -> Result<Launch, String> {
-    const USAGE: &str = "usage: openshell-launcher copy-self DEST | seed-workspace SRC DEST [--owner UID:GID] | --keep VAR,... -- PROGRAM [ARG...]";
+    const USAGE: &str = "usage: openshell-launcher copy-self DEST | seed-workspace SRC DEST [--owner UID:GID] | [wait-identity DIR] --keep VAR,... -- PROGRAM [ARG...]";
     match args {
+        [cmd, dir, rest @ ..] if cmd == WAIT_IDENTITY => match parse_args(rest) {
+            Ok(Launch::Exec {
+                keep,
+                program,
+                args,
+                identity_dir: None,
+            }) => Ok(Launch::Exec {
+                keep,
+                program,
+                args,
+                identity_dir: Some(dir.clone()),
+            }),
+            _ => Err(USAGE.into()),
+        },
         [cmd, dest] if cmd == COPY_SELF => Ok(Launch::CopySelf(dest.clone())),
         [cmd, source, dest] if cmd == SEED_WORKSPACE => Ok(Launch::SeedWorkspace {
             source: source.clone(),
@@ -63,6 +82,7 @@ pub fn parse_args(args: &[OsString]) -> Result<Launch, String> {
                 keep,
                 program: program.clone(),
                 args: rest.to_vec(),
+                identity_dir: None,
             })
         }
         _ => Err(USAGE.into()),

@@ -102,6 +102,23 @@ fn arguments() {
             keep: vec!["OPENSHELL_A".into(), "OPENSHELL_B".into()],
             program: os("/sup"),
             args: args(&["--workdir", "/sandbox"]),
+            identity_dir: None,
+        })
+    );
+    assert_eq!(
+        parse_args(&args(&[
+            "wait-identity",
+            "/var/run/openshell/identity",
+            "--keep",
+            "OPENSHELL_A",
+            "--",
+            "/sup"
+        ])),
+        Ok(Launch::Exec {
+            keep: vec!["OPENSHELL_A".into()],
+            program: os("/sup"),
+            args: Vec::new(),
+            identity_dir: Some(os("/var/run/openshell/identity")),
         })
     );
     let seed = |owner| Launch::SeedWorkspace {
@@ -128,6 +145,18 @@ fn arguments() {
         &["--keep", "A"][..],
         &["--keep", "A", "/sup"][..],
         &["copy-self"][..],
+        &["wait-identity", "/dir"][..],
+        &["wait-identity", "/dir", "copy-self", "/x"][..],
+        &[
+            "wait-identity",
+            "/a",
+            "wait-identity",
+            "/b",
+            "--keep",
+            "A",
+            "--",
+            "/sup",
+        ][..],
         &["seed-workspace", "/sandbox"][..],
         &["seed-workspace", "/sandbox", "/seed", "--owner", "root"][..],
         &["seed-workspace", "/sandbox", "/seed", "--owner", "1:x"][..],

@@ -13,4 +13,5 @@ pub mod proto;
 pub mod provisioner;
 pub mod server;
 pub mod telemetry;
+pub mod warm_identity;
 pub mod workspace_seed;

@@ -10,6 +10,10 @@ use std::process::{Command, ExitCode};
 // nothing but std, so it stays small and static.
 #[path = "../launcher.rs"]
 mod launcher;
+// The driver writes what the launcher reads: the encoder is the driver's half.
+#[allow(dead_code)]
+#[path = "../warm_identity.rs"]
+mod warm_identity;
 #[path = "../workspace_seed.rs"]
 mod workspace_seed;
 
@@ -22,8 +26,13 @@ fn main() -> ExitCode {
         Ok(Launch::SeedWorkspace { source, dest, owner }) => {
             seed_workspace(Path::new(&source), Path::new(&dest), owner)
         }
-        Ok(Launch::Exec { keep, program, args }) => {
-            let (env, dropped) = scrub(std::env::vars_os(), &keep);
+        Ok(Launch::Exec {
+            keep,
+            program,
+            args,
+            identity_dir,
+        }) => {
+            let (mut env, dropped) = scrub(std::env::vars_os(), &keep);
             if !dropped.is_empty() {
                 // Names only: values can be secrets.
                 eprintln!(
@@ -31,12 +40,22 @@ fn main() -> ExitCode {
                     dropped.join(", ")
                 );
             }
+            if let Some(dir) = identity_dir {
+                match wait_for_identity(Path::new(&dir)) {
+                    Ok(delivered) => env = warm_identity::with_identity(env, delivered),
+                    Err(e) => return finish(Err(e)),
+                }
+            }
             // Only returns on failure; on success the supervisor replaces this process (same PID).
             let err = Command::new(&program).args(args).env_clear().envs(env).exec();
             Err(format!("cannot exec {}: {err}", Path::new(&program).display()))
         }
         Err(usage) => Err(usage),
     };
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -45,6 +64,31 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// A warm pool member: waits, for as long as it takes (the pool retires members past their
+/// age), until a bind delivers the identity, then returns the variables to add.
+fn wait_for_identity(dir: &Path) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>, String> {
+    let mut said = None;
+    loop {
+        match warm_identity::read_delivery(dir) {
+            warm_identity::Delivery::Bound { sandbox_id, env } => {
+                eprintln!("openshell-launcher: bound to sandbox {sandbox_id}; starting the supervisor");
+                return Ok(env);
+            }
+            warm_identity::Delivery::Refused(why) => return Err(why),
+            warm_identity::Delivery::Waiting(why) => {
+                if said != Some(why) {
+                    eprintln!("openshell-launcher: warm: {why}");
+                    said = Some(why);
+                }
+                std::thread::sleep(IDENTITY_POLL);
+            }
+        }
+    }
+}
+
+/// The kubelet rewrites the volume within ~0.2 s of a bind; a poll adds at most this much.
+const IDENTITY_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Copies this binary (an init container delivers it into the pod's emptyDir; no shell needed).
 fn copy_self(dest: &Path) -> Result<(), String> {

@@ -37,6 +37,7 @@ pub mod status;
 pub mod supervisor;
 pub mod topology;
 pub mod volumes;
+pub mod warm_pool;
 pub mod watch;
 pub mod watch_backoff;
 pub mod workspace_volume;

@@ -178,6 +178,20 @@ async fn relist(
         })
         .await;
     let api = bench.sandboxes(&bench.admin);
+    // The API server's own share of the relist: until it serves Sandboxes again (its CRD
+    // handlers and watch cache come back after /readyz), no driver can relist.
+    let serving = loop {
+        if api.list(&kube::api::ListParams::default().limit(1)).await.is_ok() {
+            break Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    bench.report.figure(
+        "relist: API server ready to Sandboxes listed again (admin)",
+        serving.duration_since(ready_at).as_secs_f64() * 1000.0,
+        "ms",
+        "",
+    );
     let deleted: HashSet<&str> = objects[..RELIST_CHANGES].iter().map(|(id, _)| id.as_str()).collect();
     let renamed: HashSet<&str> = objects[RELIST_CHANGES..2 * RELIST_CHANGES]
         .iter()

@@ -15,9 +15,29 @@ use tonic::transport::Channel;
 
 use crate::common::sandbox_request;
 
-/// Runs `op(i)` for every i in `items` with `concurrency` workers; returns the wall time and
-/// the number of failures (the first few are printed).
-pub async fn run_concurrently<F, Fut>(items: Vec<usize>, concurrency: usize, op: F) -> (Duration, usize)
+/// What a concurrent run took: its wall time, the sum of its operations' own times (their mean
+/// latency is `busy / count`), and how many failed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Run {
+    pub wall: Duration,
+    pub busy: Duration,
+    pub failures: usize,
+}
+
+impl std::ops::Add for Run {
+    type Output = Run;
+    fn add(self, other: Run) -> Run {
+        Run {
+            wall: self.wall + other.wall,
+            busy: self.busy + other.busy,
+            failures: self.failures + other.failures,
+        }
+    }
+}
+
+/// Runs `op(i)` for every i in `items` with `concurrency` workers (the first few failures are
+/// printed).
+pub async fn run_concurrently<F, Fut>(items: Vec<usize>, concurrency: usize, op: F) -> Run
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), String>> + Send,
@@ -31,10 +51,14 @@ where
         .map(|_| {
             let (items, next, failures, op) = (items.clone(), next.clone(), failures.clone(), op.clone());
             tokio::spawn(async move {
+                let mut busy = Duration::ZERO;
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = items.get(k) else { return };
-                    if let Err(e) = op(i).await
+                    let Some(&i) = items.get(k) else { return busy };
+                    let started = Instant::now();
+                    let result = op(i).await;
+                    busy += started.elapsed();
+                    if let Err(e) = result
                         && failures.fetch_add(1, Ordering::Relaxed) < 3
                     {
                         eprintln!("bench: operation {i} failed: {e}");
@@ -43,10 +67,15 @@ where
             })
         })
         .collect();
+    let mut busy = Duration::ZERO;
     for w in workers {
-        let _ = w.await;
+        busy += w.await.unwrap_or_default();
     }
-    (start.elapsed(), failures.load(Ordering::Relaxed))
+    Run {
+        wall: start.elapsed(),
+        busy,
+        failures: failures.load(Ordering::Relaxed),
+    }
 }
 
 /// The id of the i-th sandbox of a run.
@@ -60,7 +89,7 @@ pub async fn driver_creates(
     run: &str,
     items: Vec<usize>,
     concurrency: usize,
-) -> (Duration, usize) {
+) -> Run {
     let client = client.clone();
     let run = run.to_string();
     run_concurrently(items, concurrency, move |i| {
@@ -91,7 +120,7 @@ pub async fn raw_creates(
     run: &str,
     items: Vec<usize>,
     concurrency: usize,
-) -> (Duration, usize) {
+) -> Run {
     let api: Api<DynamicObject> = Api::namespaced_with(
         kube.clone(),
         &config.namespace,

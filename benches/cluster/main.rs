@@ -10,6 +10,7 @@ mod lag;
 mod load;
 mod measure;
 mod phases;
+mod raw_identity;
 mod report;
 mod streams;
 

@@ -147,3 +147,55 @@ pub async fn api_counters(admin: &kube::Client) -> ApiCounters {
         }
     }
 }
+
+/// The driver's own view of its creates, from its `/metrics` histograms: the mean time of a
+/// CreateSandbox call and of its Sandbox POST, in ms (after `since`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DriverTimes {
+    create: (f64, f64),
+    post: (f64, f64),
+    pub create_ms: f64,
+    pub post_ms: f64,
+}
+
+impl DriverTimes {
+    pub async fn scrape(metrics_addr: &str) -> Self {
+        let (_, text) = crate::common::http_get(metrics_addr, "/metrics").await;
+        Self {
+            create: histogram_total(
+                &text,
+                "openshell_driver_grpc_request_duration_seconds",
+                "\"CreateSandbox\"",
+            ),
+            post: histogram_total(
+                &text,
+                "openshell_driver_kube_request_duration_seconds",
+                "resource=\"sandboxes\"",
+            ),
+            ..Default::default()
+        }
+    }
+
+    pub fn since(&self, earlier: &Self) -> Self {
+        let mean_ms = |now: (f64, f64), then: (f64, f64)| (now.0 - then.0) * 1000.0 / (now.1 - then.1).max(1.0);
+        Self {
+            create_ms: mean_ms(self.create, earlier.create),
+            post_ms: mean_ms(self.post, earlier.post),
+            ..*self
+        }
+    }
+}
+
+/// (sum, count) of histogram `name` over its series whose labels contain `with` (and, for the
+/// POST, the verb create).
+fn histogram_total(exposition: &str, name: &str, with: &str) -> (f64, f64) {
+    let value = |suffix: &str| -> f64 {
+        exposition
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}_{suffix}{{")) && l.contains(with))
+            .filter(|l| !l.contains("verb=") || l.contains("verb=\"create\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    (value("sum"), value("count"))
+}

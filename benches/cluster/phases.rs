@@ -14,8 +14,8 @@ use tonic::transport::Channel;
 
 use crate::common::cluster::{Cluster, unique_namespace};
 use crate::common::{DriverProcess, TEST_GATEWAY_ENDPOINT, get_request, list_all};
-use crate::load::{driver_creates, latencies, raw_creates, run_concurrently};
-use crate::measure::{CpuSnapshot, api_counters, control_plane, percentiles_ms, rss_mib};
+use crate::load::{Run, driver_creates, latencies, raw_creates, run_concurrently};
+use crate::measure::{CpuSnapshot, DriverTimes, api_counters, control_plane, percentiles_ms, rss_mib};
 use crate::report::{PhaseCost, Report};
 
 pub struct Bench {
@@ -25,6 +25,8 @@ pub struct Bench {
     /// Cluster admin: raw creates, patches and the API server's /metrics. Its requests are
     /// exempt from API priority, so the driver's ServiceAccount is alone in its flow schema.
     pub admin: kube::Client,
+    /// The raw comparison creates' sender (`raw_identity`): a ServiceAccount like the driver.
+    pub raw: kube::Client,
     pub driver: DriverProcess,
     pub client: ComputeDriverClient<Channel>,
     pub report: Report,
@@ -69,6 +71,7 @@ impl Bench {
             operations,
             cpu: CpuSnapshot::take(&processes).since(&cpu),
             api: api_counters(&self.admin).await.since(&api),
+            rss_after: self.driver_rss(),
         };
         self.report.phases.push(cost);
         out
@@ -95,6 +98,10 @@ pub async fn run(n: usize, cluster_dir: &Path) -> Report {
     reads(&mut bench).await;
     crate::lag::watch_lag_and_relist(&mut bench).await;
     deletes(&mut bench).await;
+    let lagged = bench.driver.log().matches("watch stream fell behind").count();
+    bench.report.note(format!(
+        "WatchSandboxes streams resynced after falling behind: {lagged}"
+    ));
     let api = api_counters(&bench.admin).await;
     if api.driver == 0.0 {
         bench.report.note(format!(
@@ -107,6 +114,7 @@ pub async fn run(n: usize, cluster_dir: &Path) -> Report {
         .delete_collection(&DeleteParams::background(), &ListParams::default())
         .await;
     let cluster = Cluster::from_env();
+    crate::raw_identity::remove(&cluster, &bench.namespace);
     let _ = cluster.try_kubectl(&["delete", "namespace", &bench.namespace, "--wait=false"], None);
     std::mem::take(&mut bench.report)
 }
@@ -118,6 +126,7 @@ async fn setup(n: usize, cluster_dir: &Path) -> Bench {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = cluster.driver_identity(&namespace, dir.path(), None);
     let admin = cluster.client().await;
+    let raw = crate::raw_identity::raw_client(&cluster, &namespace, dir.path()).await;
     let kubeconfig = kubeconfig.to_string_lossy().into_owned();
     let start = Instant::now();
     let driver = DriverProcess::start(
@@ -131,6 +140,7 @@ async fn setup(n: usize, cluster_dir: &Path) -> Bench {
         cluster_dir: cluster_dir.to_path_buf(),
         namespace,
         admin,
+        raw,
         driver,
         client,
         report: Report {
@@ -178,18 +188,47 @@ async fn creates(bench: &mut Bench) {
         let (first, second) = items.split_at(quarter);
         let ops = items.len();
         let name = format!("create x{concurrency}");
-        let (driver_time, raw_time, failures) = bench
+        let (driver, raw, inside) = bench
             .phase(&name, ops, async |b: &mut Bench| {
-                let (t, f1) = raw_creates(&b.admin, &raw_config, &run, first.to_vec(), concurrency).await;
-                let (t2, f2) = driver_creates(&b.client, &run, first.to_vec(), concurrency).await;
-                let (t3, f3) = driver_creates(&b.client, &run, second.to_vec(), concurrency).await;
-                let (t4, f4) = raw_creates(&b.admin, &raw_config, &run, second.to_vec(), concurrency).await;
-                (t2 + t3, t + t4, f1 + f2 + f3 + f4)
+                let raw_first = raw_creates(&b.raw, &raw_config, &run, first.to_vec(), concurrency).await;
+                let before = DriverTimes::scrape(&b.driver.metrics_addr).await;
+                let driver_first = driver_creates(&b.client, &run, first.to_vec(), concurrency).await;
+                let driver_second = driver_creates(&b.client, &run, second.to_vec(), concurrency).await;
+                let inside = DriverTimes::scrape(&b.driver.metrics_addr).await.since(&before);
+                let raw_second = raw_creates(&b.raw, &raw_config, &run, second.to_vec(), concurrency).await;
+                (driver_first + driver_second, raw_first + raw_second, inside)
             })
             .await;
-        let driver_rate = ops as f64 / driver_time.as_secs_f64();
-        let raw_rate = ops as f64 / raw_time.as_secs_f64();
+        let failures = driver.failures + raw.failures;
+        let driver_rate = ops as f64 / driver.wall.as_secs_f64();
+        let raw_rate = ops as f64 / raw.wall.as_secs_f64();
         let r = &mut bench.report;
+        // Where a driver create's time goes, against a raw create's POST seen by its client.
+        let mean_ms = |busy: Duration| busy.as_secs_f64() * 1000.0 / ops.max(1) as f64;
+        r.figure(
+            format!("  driver create latency (client: Validate + Create), {concurrency} callers"),
+            mean_ms(driver.busy),
+            "ms",
+            "",
+        );
+        r.figure(
+            "  of which the driver's CreateSandbox (its own histogram)",
+            inside.create_ms,
+            "ms",
+            "",
+        );
+        r.figure(
+            "  of which its Sandbox POST (its own histogram)",
+            inside.post_ms,
+            "ms",
+            "",
+        );
+        r.figure(
+            format!("  raw Sandbox POST latency (client), {concurrency} callers"),
+            mean_ms(raw.busy),
+            "ms",
+            "",
+        );
         r.figure(
             format!("create through the driver, {concurrency} callers"),
             driver_rate,
@@ -291,7 +330,9 @@ async fn deletes(bench: &mut Bench) {
         .map(|l| l.into_iter().map(|s| s.id).collect())
         .unwrap_or_default();
     let count = remaining.len();
-    let (took, failures) = bench
+    let Run {
+        wall: took, failures, ..
+    } = bench
         .phase("delete x64", count, async |b: &mut Bench| {
             let client = b.client.clone();
             let ids = std::sync::Arc::new(remaining);

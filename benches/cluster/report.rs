@@ -22,6 +22,8 @@ pub struct PhaseCost {
     pub operations: usize,
     pub cpu: BTreeMap<String, f64>,
     pub api: ApiCounters,
+    /// The driver's RSS when the phase ended, MiB.
+    pub rss_after: f64,
 }
 
 #[derive(Default)]
@@ -68,7 +70,11 @@ impl Report {
             out,
             "\nCPU seconds per phase (driver API requests per operation from the API server's /metrics)\n"
         );
-        let _ = write!(out, "{:<24} {:>7} {:>7} {:>9}", "phase", "wall s", "ops", "req/op");
+        let _ = write!(
+            out,
+            "{:<24} {:>7} {:>7} {:>9} {:>9}",
+            "phase", "wall s", "ops", "req/op", "RSS MiB"
+        );
         for p in &processes {
             let _ = write!(out, " {:>10}", short(p));
         }
@@ -77,8 +83,8 @@ impl Report {
             let per_op = phase.api.driver / phase.operations.max(1) as f64;
             let _ = write!(
                 out,
-                "{:<24} {:>7.1} {:>7} {:>9.2}",
-                phase.name, phase.seconds, phase.operations, per_op
+                "{:<24} {:>7.1} {:>7} {:>9.2} {:>9.1}",
+                phase.name, phase.seconds, phase.operations, per_op, phase.rss_after
             );
             for p in &processes {
                 let _ = write!(out, " {:>10.2}", phase.cpu.get(*p).copied().unwrap_or(0.0));
@@ -100,7 +106,7 @@ impl Report {
             "phases": self.phases.iter().map(|p| json!({
                 "name": p.name, "seconds": p.seconds, "operations": p.operations,
                 "cpu_seconds": p.cpu, "driver_api_requests": p.api.driver,
-                "api_requests_by_verb": p.api.by_verb,
+                "api_requests_by_verb": p.api.by_verb, "driver_rss_mib_after": p.rss_after,
             })).collect::<Vec<_>>(),
             "notes": self.notes,
         })

@@ -20,7 +20,9 @@
 #                                   (tier 4's own), advertises IP for the kubernetes Service, and
 #                                   the ServiceAccount admission plugin mounts pods' tokens
 # For load (make bench-cluster):
-#   CLUSTER_NODE_PODS=N             each fake node holds N pods (default 250)
+#   CLUSTER_NODE_PODS=N             each fake node holds N pods (default 250), with 1 CPU and
+#                                   1Gi per pod (default 32 CPUs and 128Gi), so that requests
+#                                   never limit it before the pod count does
 #   CLUSTER_CLIENT_QPS=Q            kube-controller-manager and kube-scheduler may send Q requests/s
 #                                   (burst 2Q) instead of their defaults (20 and 50)
 set -euo pipefail
@@ -172,7 +174,11 @@ wait_http kwok "http://127.0.0.1:$kwok_port/healthz"
 
 k() { "$KUBECTL" --kubeconfig="$kubeconfig" "$@"; }
 log "creating fake nodes (node-plain; node-gpu with nvidia.com/gpu: 2)"
-sed "s/pods: \"250\"/pods: \"${CLUSTER_NODE_PODS:-250}\"/g" "$here/manifests/nodes.yaml" | k apply -f - >/dev/null
+node_sizes="s/pods: \"250\"/pods: \"${CLUSTER_NODE_PODS:-250}\"/g"
+if [ -n "${CLUSTER_NODE_PODS:-}" ]; then
+  node_sizes="$node_sizes;s/cpu: \"32\"/cpu: \"$CLUSTER_NODE_PODS\"/g;s/memory: 128Gi/memory: ${CLUSTER_NODE_PODS}Gi/g"
+fi
+sed "$node_sizes" "$here/manifests/nodes.yaml" | k apply -f - >/dev/null
 k wait --for=condition=Ready node/node-plain node/node-gpu --timeout=60s >/dev/null
 
 log "installing the agent-sandbox $AGENT_SANDBOX_VERSION CRDs from $crds"

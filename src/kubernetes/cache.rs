@@ -13,7 +13,8 @@ use kube::runtime::watcher;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::kubernetes::index::{SandboxIndex, deleted_event};
+use crate::kubernetes::index::{SandboxIndex, deleted_event, sandbox_event};
+use crate::kubernetes::status::SandboxView;
 use crate::metrics::DriverMetrics;
 use crate::proto::WatchSandboxesEvent;
 use crate::proto::watch_sandboxes_event::Payload;
@@ -122,14 +123,16 @@ impl SandboxCache {
     /// A gateway stream: the current state first, then every change until shutdown.
     pub fn stream(self: &Arc<Self>, mut shutdown: watch::Receiver<bool>) -> WatchStream {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        // The replay holds the views (shared), not events: each event is made as it is sent,
+        // so a hundred new streams do not hold a hundred copies of every snapshot at once.
         let (replay, mut changes) = {
             let index = self.read_index();
-            (index.replay(), self.events.subscribe())
+            (index.all(), self.events.subscribe())
         };
         let cache = Arc::clone(self);
         tokio::spawn(async move {
             let mut sent = HashSet::new();
-            if forward(&tx, &mut sent, replay).await.is_err() {
+            if forward_views(&tx, &mut sent, Vec::new(), replay).await.is_err() {
                 return;
             }
             loop {
@@ -141,15 +144,16 @@ impl SandboxCache {
                     _ = tx.closed() => return,
                     next = changes.recv() => next,
                 };
-                let batch = match next {
-                    Ok(event) => vec![event],
+                let forwarded = match next {
+                    Ok(event) => forward(&tx, &mut sent, vec![event]).await,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "watch stream fell behind; resyncing it from the cache");
-                        cache.resync(&sent)
+                        let (gone, views) = cache.resync(&sent);
+                        forward_views(&tx, &mut sent, gone, views).await
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                if forward(&tx, &mut sent, batch).await.is_err() {
+                if forwarded.is_err() {
                     return;
                 }
             }
@@ -159,12 +163,28 @@ impl SandboxCache {
 
     /// What a lagging stream needs to be correct again: deletions of ids it saw that are
     /// gone, then the full current state.
-    fn resync(&self, sent: &HashSet<String>) -> Vec<WatchSandboxesEvent> {
+    fn resync(&self, sent: &HashSet<String>) -> (Vec<String>, Vec<Arc<SandboxView>>) {
         let index = self.read_index();
         let mut gone: Vec<_> = sent.iter().filter(|id| index.get(id).is_none()).cloned().collect();
         gone.sort();
-        gone.iter().map(|id| deleted_event(id)).chain(index.replay()).collect()
+        (gone, index.all())
     }
+}
+
+/// Deletions of `gone`, then a snapshot of each view, each event made as it is sent.
+async fn forward_views(
+    tx: &mpsc::Sender<WatchSandboxesEvent>,
+    sent: &mut HashSet<String>,
+    gone: Vec<String>,
+    views: Vec<Arc<SandboxView>>,
+) -> Result<(), ()> {
+    for id in gone {
+        forward(tx, sent, vec![deleted_event(&id)]).await?;
+    }
+    for view in views {
+        forward(tx, sent, vec![sandbox_event(view.snapshot.clone())]).await?;
+    }
+    Ok(())
 }
 
 async fn forward(

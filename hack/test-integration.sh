@@ -37,6 +37,7 @@ cargo test --locked --test cluster_pod_settings -- --ignored --test-threads=4
 cargo test --locked --test cluster_topology -- --ignored --test-threads=2
 cargo test --locked --test cluster_volumes -- --ignored --test-threads=4
 cargo test --locked --test cluster_workspace_volume -- --ignored --test-threads=3
+cargo test --locked --test cluster_warm_pool -- --ignored --test-threads=3
 cargo test --locked --test cluster_pod_failures -- --ignored --test-threads=4
 cargo test --locked --test cluster_openshift -- --ignored --test-threads=4
 if [ -n "${CLUSTER_DIR:-}" ]; then

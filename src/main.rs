@@ -66,6 +66,11 @@ async fn serve(mut config: DriverConfig) -> anyhow::Result<()> {
     config.resolve_mode_defaults();
     openshell_driver_openshift::kubernetes::settings::check_serve(&config).map_err(anyhow::Error::msg)?;
     telemetry::init(config.log_format, &config.log_level)?;
+    config.warm_profiles = openshell_driver_openshift::kubernetes::warm_pool::load(
+        &config,
+        openshell_driver_openshift::openshift::enricher::PLATFORM_CONFIG_KEYS,
+    )
+    .map_err(anyhow::Error::msg)?;
     let config = Arc::new(config);
     let shutdown = server::shutdown_on_signals()?;
     let socket = DriverSocket::bind(&config.socket, &config.allow_peer_uid)?;

@@ -353,6 +353,15 @@ pub struct DriverConfig {
     pub workspace_volume: workspace_volume::WorkspaceVolumeConfig,
     #[command(flatten)]
     pub openshift: OpenShiftConfig,
+
+    /// Warm pools: a YAML file of pool profiles (docs/warm-pool.md). Each keeps that many
+    /// started pods, and a create whose pod matches binds one instead of starting cold. Read
+    /// at startup; a profile that cannot be rendered stops the driver, naming the field.
+    #[arg(long, env = "OPENSHELL_DRIVER_WARM_POOL_CONFIG", default_value = "")]
+    pub warm_pool_config: String,
+    /// The profiles read from --warm-pool-config (`kubernetes::warm_pool::load`).
+    #[arg(skip)]
+    pub warm_profiles: Vec<crate::kubernetes::warm_pool::profile::PoolProfile>,
 }
 
 /// Which platform additions the driver makes.

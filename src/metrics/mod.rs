@@ -16,6 +16,12 @@ pub trait DriverMetrics: Send + Sync + 'static {
     fn kube_call(&self, _verb: &'static str, _resource: &'static str, _outcome: &'static str, _elapsed: Duration) {}
     /// Sandboxes in the cache by phase, replaced wholesale on each change.
     fn active_sandboxes(&self, _by_phase: &[(&'static str, i64)]) {}
+    /// A warm pool profile's unbound members (`profile` is the operator's profile name).
+    fn warm_members(&self, _profile: &str, _ready: usize, _starting: usize) {}
+    /// A create bound to a warm member, and how long the bind took.
+    fn warm_bound(&self, _profile: &str, _elapsed: Duration) {}
+    /// A create that went cold although a pool is configured, and why.
+    fn warm_miss(&self, _reason: &'static str) {}
 }
 
 /// Counts nothing.

@@ -53,6 +53,17 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProfileLabels {
+    profile: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MemberLabels {
+    profile: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -74,6 +85,10 @@ pub struct PrometheusMetrics {
     watch_events: Family<KindLabels, Counter>,
     kube_requests: Family<KubeLabels, Counter>,
     kube_latency: Family<KubeLatencyLabels, Histogram, fn() -> Histogram>,
+    warm_members: Family<MemberLabels, Gauge>,
+    warm_binds: Family<ProfileLabels, Counter>,
+    warm_bind_latency: Family<ProfileLabels, Histogram, fn() -> Histogram>,
+    warm_misses: Family<ReasonLabels, Counter>,
 }
 
 impl Default for PrometheusMetrics {
@@ -97,6 +112,10 @@ impl PrometheusMetrics {
             watch_events: Family::default(),
             kube_requests: Family::default(),
             kube_latency: Family::new_with_constructor(latency_histogram),
+            warm_members: Family::default(),
+            warm_binds: Family::default(),
+            warm_bind_latency: Family::new_with_constructor(latency_histogram),
+            warm_misses: Family::default(),
         };
         registry.register(
             "grpc_requests",
@@ -135,6 +154,26 @@ impl PrometheusMetrics {
             "kube_request_duration_seconds",
             "Kubernetes API call latency",
             this.kube_latency.clone(),
+        );
+        registry.register(
+            "warm_members",
+            "Unbound warm pool members by profile and state (ready, starting)",
+            this.warm_members.clone(),
+        );
+        registry.register(
+            "warm_binds",
+            "Creates bound to a warm member, by profile",
+            this.warm_binds.clone(),
+        );
+        registry.register(
+            "warm_bind_duration_seconds",
+            "Time a bind took (claim, Secrets, patch), by profile",
+            this.warm_bind_latency.clone(),
+        );
+        registry.register(
+            "warm_misses",
+            "Creates that went cold with a pool configured, by reason",
+            this.warm_misses.clone(),
         );
         let build: Family<BuildLabels, Gauge> = Family::default();
         build
@@ -217,6 +256,34 @@ impl DriverMetrics for PrometheusMetrics {
                 .get_or_create(&PhaseLabels { phase: (*phase).into() })
                 .set(*count);
         }
+    }
+
+    fn warm_members(&self, profile: &str, ready: usize, starting: usize) {
+        for (state, count) in [("ready", ready), ("starting", starting)] {
+            let labels = MemberLabels {
+                profile: profile.into(),
+                state: state.into(),
+            };
+            self.warm_members
+                .get_or_create(&labels)
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
+    fn warm_bound(&self, profile: &str, elapsed: Duration) {
+        let labels = ProfileLabels {
+            profile: profile.into(),
+        };
+        self.warm_binds.get_or_create(&labels).inc();
+        self.warm_bind_latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn warm_miss(&self, reason: &'static str) {
+        self.warm_misses
+            .get_or_create(&ReasonLabels { reason: reason.into() })
+            .inc();
     }
 }
 

@@ -28,6 +28,18 @@ impl KubeProvisioner {
         self.require_free_claim(&rendered).await?;
         rendered.stamp_expiry(k8s_openapi::jiff::Timestamp::now())?;
         let identity = &rendered.identity;
+        if !self.config.warm_profiles.is_empty() {
+            if self.already_created(identity).await? {
+                return Ok(());
+            }
+            if let Some(created) = self.bind_warm(version, sandbox, &rendered).await? {
+                // The bind wrote the token Secret; the rest is as for a cold create.
+                self.create_network_policy(&rendered, &created).await?;
+                self.enricher.after_create(sandbox, &rendered, &created).await?;
+                self.metrics.sandbox_created();
+                return Ok(());
+            }
+        }
         let (created, made_here) = match self.write_sandbox(version, &rendered).await {
             // The namespace went away after it was prepared: prepare it again, once.
             Err(DriverError::FailedPrecondition(_)) if remembered => {
@@ -79,6 +91,22 @@ impl KubeProvisioner {
         let copied = self.copy_secrets_into(namespace).await?;
         self.prepared.record(namespace, copied, Instant::now());
         Ok(false)
+    }
+
+    /// With a pool, a bound sandbox's object is the member's, not named after the request, so
+    /// a retry of a create is recognised by its id in the cache, not by a name conflict.
+    async fn already_created(&self, identity: &SandboxIdentity) -> Result<bool, DriverError> {
+        self.synced().await?;
+        let Some(view) = self.cache.read(|i| i.get(&identity.id)) else {
+            return Ok(false);
+        };
+        if view.snapshot.name != identity.name || view.snapshot.workspace != identity.workspace {
+            return Err(DriverError::AlreadyExists(format!(
+                "sandbox id {} is already sandbox {:?} in workspace {:?}",
+                identity.id, view.snapshot.name, view.snapshot.workspace
+            )));
+        }
+        Ok(true)
     }
 
     fn already_prepared(&self, namespace: &str) -> bool {

@@ -35,6 +35,7 @@ mod allowlist;
 mod copies;
 mod create;
 mod delivery;
+mod warm;
 mod watches;
 mod workspace;
 mod workspace_claim;
@@ -68,6 +69,8 @@ pub struct KubeProvisioner {
     pull_sources: Vec<(String, NamedWatch<Secret>)>,
     /// Workspace namespaces already prepared from the current sources (managed and operator).
     prepared: PreparedNamespaces,
+    /// The warm pool's members, fed by the Sandbox watch (`warm`).
+    pool: crate::kubernetes::warm_pool::pool::Pool,
     /// Operator mode: the namespaces workspaces may use.
     allowlist: crate::kubernetes::operator::Allowlist,
 }
@@ -133,6 +136,7 @@ impl KubeProvisioner {
             client_tls,
             pull_sources,
             prepared: PreparedNamespaces::default(),
+            pool: Default::default(),
             allowlist: Default::default(),
         });
         this.start_allowlist();
@@ -162,6 +166,7 @@ impl KubeProvisioner {
                     tokio::spawn(Arc::clone(&self).watch_pods());
                     tokio::spawn(Arc::clone(&self).tick_graces());
                     tokio::spawn(Arc::clone(&self).watch_copy_sources());
+                    tokio::spawn(Arc::clone(&self).run_pool(version));
                     return;
                 }
                 Ok(SandboxApiState::Missing) => Readiness::Misconfigured(CRD_MISSING_MESSAGE.into()),

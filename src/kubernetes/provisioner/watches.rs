@@ -17,6 +17,7 @@ impl KubeProvisioner {
         let config = watcher::Config::default().labels(&self.ownership().selector());
         let stream = watcher(self.sandboxes_in_scope(version), config);
         follow(stream, self.shutdown.clone(), "Sandbox", |event| {
+            self.pool.observe(&event);
             self.cache.apply(event)
         })
         .await;

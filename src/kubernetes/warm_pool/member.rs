@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{
 use kube::api::ObjectMeta;
 
 use super::key::{is_per_sandbox, pod_key};
+use super::pool::BIND_INTENT_ANNOTATION;
 use super::profile::PoolProfile;
 use crate::config::DriverConfig;
 use crate::error::DriverError;
@@ -53,8 +54,22 @@ fn token_secret_name(member: &str) -> String {
     format!("{member}-openshell-token")
 }
 
-/// The member `name` (at most 19 characters: it doubles as the rendering's sandbox name) of
-/// `profile`. Fails, naming the field, where the profile is not a pod a create could have.
+/// The request a member of `profile` named `name` is rendered from (at most 19 characters:
+/// the name doubles as the rendering's sandbox name and id).
+pub fn member_request(profile: &PoolProfile, name: &str) -> DriverSandbox {
+    let mut spec = profile.spec.clone();
+    spec.command = vec![MEMBER_COMMAND.into()];
+    spec.sandbox_token = PLACEHOLDER_TOKEN.into();
+    DriverSandbox {
+        id: name.into(),
+        name: name.into(),
+        workspace: profile.workspace.clone(),
+        spec: Some(spec),
+        ..Default::default()
+    }
+}
+
+/// [`member_request`] rendered as a create would be, without a platform's enrichment.
 pub fn render_member(
     profile: &PoolProfile,
     config: &DriverConfig,
@@ -62,17 +77,19 @@ pub fn render_member(
     enricher_keys: &[&str],
     name: &str,
 ) -> Result<WarmMember, DriverError> {
-    let mut spec = profile.spec.clone();
-    spec.command = vec![MEMBER_COMMAND.into()];
-    spec.sandbox_token = PLACEHOLDER_TOKEN.into();
-    let request = DriverSandbox {
-        id: name.into(),
-        name: name.into(),
-        workspace: profile.workspace.clone(),
-        spec: Some(spec),
-        ..Default::default()
-    };
-    let rendered = render_sandbox(&request, config, api, enricher_keys)?;
+    let rendered = render_sandbox(&member_request(profile, name), config, api, enricher_keys)?;
+    into_member(rendered, profile, &config.gateway_id)
+}
+
+/// The member from its request's render (enriched like a create's, so the keys agree). Fails,
+/// naming the profile, where its pod is not one a warm member can run.
+pub fn into_member(
+    rendered: RenderedSandbox,
+    profile: &PoolProfile,
+    gateway_id: &str,
+) -> Result<WarmMember, DriverError> {
+    let name = rendered.identity.id.clone();
+    let name = name.as_str();
     let key = pod_key(&rendered.manifest).map_err(|why| {
         DriverError::invalid(format!(
             "warm pool profile {}: its pod cannot be pooled ({})",
@@ -81,7 +98,7 @@ pub fn render_member(
         ))
     })?;
     let mut manifest = rendered.manifest;
-    let mut labels = Ownership::new(&config.gateway_id).labels();
+    let mut labels = Ownership::new(gateway_id).labels();
     labels.insert(LABEL_WARM_KEY.into(), key.clone());
     labels.insert(LABEL_WARM_PROFILE.into(), profile.name.clone());
     manifest.metadata.name = Some(name.into());
@@ -94,6 +111,7 @@ pub fn render_member(
         .metadata
         .annotations
         .remove(SANDBOX_ID_ANNOTATION);
+    // Its maximum age: the controller deletes it then (`stamp_max_age`).
     manifest.spec.shutdown_time = None;
     manifest.spec.shutdown_policy = Some("Delete".into());
     let pod = &mut manifest.spec.pod_template.spec;
@@ -172,9 +190,8 @@ pub struct BoundMember {
     pub resource_version: String,
 }
 
-/// What a bind writes: the Secrets first (owned by the member, so they go with it), then the
-/// patch. The patch carries the member's resourceVersion: of two binds of one member, only
-/// one is applied.
+/// What a bind writes after its claim (`claim_patch`): the Secrets (owned by the member, so
+/// they go with it), then the patch, which the kubelet sees as the pod's new annotation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bind {
     pub identity_secret: Secret,
@@ -223,18 +240,29 @@ pub fn bind(cold: &RenderedSandbox, member: &BoundMember, gateway_id: &str) -> B
     Bind {
         identity_secret,
         token_secret,
-        patch: bind_patch(cold, member),
+        patch: bind_patch(cold),
     }
+}
+
+/// A bind's first write: the member is claimed for sandbox `id`, if it is still the version
+/// the pool saw (409 otherwise: another bind, or the member changed). Only one bind of a
+/// member gets past this; a claimed member is never handed out again.
+pub fn claim_patch(member: &BoundMember, id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "metadata": {
+            "resourceVersion": member.resource_version,
+            "annotations": {BIND_INTENT_ANNOTATION: id},
+        },
+    })
 }
 
 /// The member's Sandbox as the create's: its labels and annotations, its pod's, and its
 /// expiry (a member's own is removed).
-fn bind_patch(cold: &RenderedSandbox, member: &BoundMember) -> serde_json::Value {
+fn bind_patch(cold: &RenderedSandbox) -> serde_json::Value {
     let metadata = &cold.manifest.metadata;
     let template = &cold.manifest.spec.pod_template.metadata;
     serde_json::json!({
         "metadata": {
-            "resourceVersion": member.resource_version,
             "labels": metadata.labels,
             "annotations": metadata.annotations,
         },
@@ -249,4 +277,14 @@ fn bind_patch(cold: &RenderedSandbox, member: &BoundMember) -> serde_json::Value
 /// True for a member no sandbox has bound (List, Get and Watch never show it).
 pub fn is_unbound(labels: &BTreeMap<String, String>) -> bool {
     labels.contains_key(LABEL_WARM_KEY) && !labels.contains_key(LABEL_SANDBOX_ID)
+}
+
+/// The member's maximum age as its Sandbox's shutdown time, from `now`.
+pub fn stamp_max_age(
+    member: &mut WarmMember,
+    profile: &PoolProfile,
+    now: k8s_openapi::jiff::Timestamp,
+) -> Result<(), DriverError> {
+    member.manifest.spec.shutdown_time = Some(crate::kubernetes::expiry::shutdown_time(now, profile.max_age)?);
+    Ok(())
 }

@@ -208,9 +208,18 @@ fn a_bind_delivers_exactly_the_per_sandbox_variables_and_the_create_s_labels() {
         Some("warm-abcdef12-x7k2q-openshell-token")
     );
     let patch = &bind.patch;
+    assert!(
+        patch["metadata"].get("resourceVersion").is_none(),
+        "the claim was the lock"
+    );
+    let claim = claim_patch(&target, ID);
     assert_eq!(
-        patch["metadata"]["resourceVersion"], "42",
-        "one bind per member version"
+        claim["metadata"]["resourceVersion"], "42",
+        "one claim per member version"
+    );
+    assert_eq!(
+        claim["metadata"]["annotations"][super::pool::BIND_INTENT_ANNOTATION],
+        ID
     );
     assert_eq!(patch["metadata"]["labels"][LABEL_SANDBOX_ID], ID);
     assert_eq!(

@@ -23,6 +23,9 @@ use crate::openshift::api::{ROUTE_PLURAL, SCC_PLURAL, route_resource, scc_resour
 use crate::openshift::decision::decide;
 use crate::openshift::detect::{PlatformFacts, openshift_active, selinux_choice};
 use crate::openshift::expose::EXPOSE_KEY;
+
+/// The `platform_config` keys this enricher handles (rendering must not refuse them).
+pub const PLATFORM_CONFIG_KEYS: &[&str] = &[EXPOSE_KEY];
 use crate::openshift::namespace::{NamespaceSecurity, allocation_pending, is_selinux_type, namespace_security};
 use crate::openshift::pod::{OpenShiftPlan, apply_plan, expose_names};
 use crate::openshift::routes::RouteState;
@@ -210,7 +213,7 @@ impl PlatformEnricher for OpenShiftEnricher {
     }
 
     fn platform_config_keys(&self) -> &'static [&'static str] {
-        &[EXPOSE_KEY]
+        PLATFORM_CONFIG_KEYS
     }
 
     async fn validate(&self, request: &DriverSandbox, rendered: &RenderedSandbox) -> Result<(), DriverError> {

@@ -16,6 +16,9 @@ mod tier4;
 #[path = "e2e/openshift.rs"]
 mod openshift;
 
+#[path = "e2e/warm.rs"]
+mod warm;
+
 #[path = "e2e/workspace.rs"]
 mod workspace;
 

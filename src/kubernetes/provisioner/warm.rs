@@ -201,8 +201,9 @@ impl KubeProvisioner {
             };
             match self.bind_member(rendered, &target).await {
                 Ok(created) => {
-                    self.metrics.warm_bound(&entry.profile.name, started.elapsed());
-                    tracing::info!(sandbox_id = %request.id, member = %member.name, profile = %entry.profile.name, "sandbox bound to a warm member");
+                    let took = started.elapsed();
+                    self.metrics.warm_bound(&entry.profile.name, took);
+                    tracing::info!(sandbox_id = %request.id, member = %member.name, profile = %entry.profile.name, bind_ms = took.as_secs_f64() * 1000.0, "sandbox bound to a warm member");
                     return Ok(Some(created));
                 }
                 Err(BindError::Lost) => continue,

@@ -199,7 +199,10 @@ fn bench_warm_against_cold() {
         delete(&tier, &name);
     }
     // The same image by its short name: the same pod to the kubelet, another key to the pool.
-    let cold_image = image.trim_start_matches("docker.io/").to_string();
+    let cold_image = match image.strip_prefix("docker.io/") {
+        Some(short) => short.to_string(),
+        None => format!("docker.io/{image}"),
+    };
     assert_ne!(cold_image, image, "the cold image must be named differently");
     for i in 0..RUNS {
         let name = format!("c{i}");

@@ -253,3 +253,44 @@ async fn a_half_made_bind_is_undone_and_a_changed_profile_replaces_its_members()
         .cluster
         .try_kubectl(&["delete", "namespace", &env.namespace, "--wait=false"], None);
 }
+
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn check_reports_each_profile_and_refuses_one_that_cannot_render() {
+    let (env, dir) = start(0).await;
+    let kubeconfig = env._dir.path().join(format!("driver-{}.kubeconfig", env.namespace));
+    let good = profile_file(dir.path(), "registry.example/agent:1", 2);
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "profiles:\n  - {name: agent, size: 1, template: {image: 'not an image'}}\n",
+    )
+    .expect("write");
+    for (file, want) in [(&good, "pass"), (&bad, "fail")] {
+        let args = [
+            "--namespace",
+            &env.namespace,
+            "--gateway-endpoint",
+            "https://gateway.test:8443",
+            "--client-tls-secret",
+            common::cluster::CLIENT_TLS_SECRET,
+            "--warm-pool-config",
+            &file.to_string_lossy(),
+        ];
+        let (_, lines) = run_check(&kubeconfig, &args);
+        let verdict = lines
+            .iter()
+            .find(|(check, _, _)| check.starts_with("warm-pool"))
+            .map(|(_, v, detail)| (v.clone(), detail.clone()));
+        let (verdict, detail) = verdict.unwrap_or_else(|| panic!("a warm-pool line: {lines:?}"));
+        assert_eq!(verdict, want, "{}: {detail}", file.display());
+        if want == "pass" {
+            assert!(detail.contains("admitted (dry run)"), "{detail}");
+        } else {
+            assert!(detail.contains("template.image"), "names the field: {detail}");
+        }
+    }
+    let _ = env
+        .cluster
+        .try_kubectl(&["delete", "namespace", &env.namespace, "--wait=false"], None);
+}

@@ -261,7 +261,20 @@ async fn relist(
         "",
         "0",
     );
-    let watch_errors = bench.driver.log().matches("watch failed").count() - log_before;
+    let log = bench.driver.log();
+    // The timeline of the driver's watches across the restart, for whoever reads the run.
+    for line in log
+        .lines()
+        .filter(|l| l.contains("watch"))
+        .rev()
+        .take(40)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+    {
+        eprintln!("bench: driver: {line}");
+    }
+    let watch_errors = log.matches("watch failed").count() - log_before;
     r.note(format!(
         "relist: the driver logged {watch_errors} watch failures across the restart"
     ));

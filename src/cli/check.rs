@@ -104,6 +104,7 @@ pub async fn run_checks(client: kube::Client, config: &DriverConfig) -> Vec<Chec
     lines.extend(crate::cli::check_network::proxy_line(&kube, config).await);
     lines.extend(crate::cli::check_spiffe::spiffe_line(&kube, config).await);
     lines.push(crate::cli::check_workspace_volume::workspace_volume_line(&kube, config).await);
+    lines.extend(crate::cli::check_warm_pool::warm_pool_lines(&kube, config, served).await);
     if openshift && config.workspace_mode == WorkspaceMode::Shared {
         lines.push(scc::scc_line(client.clone(), &kube, config).await);
     }

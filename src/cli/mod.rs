@@ -4,6 +4,7 @@ pub mod check;
 mod check_line;
 mod check_network;
 mod check_spiffe;
+mod check_warm_pool;
 pub mod check_workspace;
 mod check_workspace_volume;
 pub mod client;

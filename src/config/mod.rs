@@ -12,6 +12,7 @@ pub mod proxy;
 pub mod sideload;
 pub mod spiffe;
 pub mod topology;
+pub mod warm_pool;
 pub mod workspace_volume;
 
 /// UID and GID the agent's processes run as unless the platform allots others (OpenShift).
@@ -361,7 +362,7 @@ pub struct DriverConfig {
     pub warm_pool_config: String,
     /// The profiles read from --warm-pool-config (`kubernetes::warm_pool::load`).
     #[arg(skip)]
-    pub warm_profiles: Vec<crate::kubernetes::warm_pool::profile::PoolProfile>,
+    pub warm_profiles: Vec<warm_pool::PoolProfile>,
 }
 
 /// Which platform additions the driver makes.

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 
 use super::KubeProvisioner;
+use crate::config::warm_pool::PoolProfile;
 use crate::error::DriverError;
 use crate::kubernetes::enricher::CreatedSandbox;
 use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion};
@@ -17,7 +18,6 @@ use crate::kubernetes::warm_pool::member::{
     BoundMember, WarmMember, bind, claim_patch, into_member, member_request, stamp_max_age,
 };
 use crate::kubernetes::warm_pool::pool::{Member, PoolEntry};
-use crate::kubernetes::warm_pool::profile::PoolProfile;
 use crate::proto::DriverSandbox;
 
 /// How often the pool is brought back to size.

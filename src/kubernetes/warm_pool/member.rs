@@ -14,9 +14,8 @@ use k8s_openapi::api::core::v1::{
 use kube::api::ObjectMeta;
 
 use super::key::{is_per_sandbox, pod_key};
-use super::pool::BIND_INTENT_ANNOTATION;
-use super::profile::PoolProfile;
 use crate::config::DriverConfig;
+use crate::config::warm_pool::PoolProfile;
 use crate::error::DriverError;
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, Ownership};
 use crate::kubernetes::render::{
@@ -29,6 +28,10 @@ use crate::warm_identity::{ENVIRONMENT_FILE, POD_SANDBOX_ID_FILE, SANDBOX_ID_FIL
 
 /// On a member: the key of the pod it runs (`key::pod_key`).
 pub const LABEL_WARM_KEY: &str = "openshell.ai/warm-key";
+/// On a member a bind has claimed (the first write of a bind, preconditioned on the member's
+/// resourceVersion): the sandbox id. A member with it and without the sandbox's labels is a bind
+/// left half made; it is never bound again.
+pub const BIND_INTENT_ANNOTATION: &str = "openshell.ai/warm-bind-intent";
 /// On a member: its profile's name.
 pub const LABEL_WARM_PROFILE: &str = "openshell.ai/warm-profile";
 pub const WARM_VOLUME: &str = "openshell-warm-identity";

@@ -5,7 +5,6 @@
 pub mod key;
 pub mod member;
 pub mod pool;
-pub mod profile;
 
 use crate::config::DriverConfig;
 use crate::kubernetes::render::SandboxApiVersion;
@@ -13,13 +12,16 @@ use crate::kubernetes::render::SandboxApiVersion;
 /// Reads `--warm-pool-config` and renders each profile's member once, so that a profile no
 /// create could have (a bad image, a persistent workspace, an unknown platform key) stops the
 /// driver at startup, naming the profile and the field.
-pub fn load(config: &DriverConfig, enricher_keys: &[&str]) -> Result<Vec<profile::PoolProfile>, String> {
+pub fn load(
+    config: &DriverConfig,
+    enricher_keys: &[&str],
+) -> Result<Vec<crate::config::warm_pool::PoolProfile>, String> {
     if config.warm_pool_config.is_empty() {
         return Ok(Vec::new());
     }
     let path = &config.warm_pool_config;
     let text = std::fs::read_to_string(path).map_err(|e| format!("--warm-pool-config {path}: {e}"))?;
-    let profiles = profile::parse_profiles(&text)?;
+    let profiles = crate::config::warm_pool::parse_profiles(&text)?;
     for profile in &profiles {
         member::render_member(
             profile,

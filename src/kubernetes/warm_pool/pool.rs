@@ -9,13 +9,9 @@ use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
 
+pub use super::member::BIND_INTENT_ANNOTATION;
 use super::member::{LABEL_WARM_KEY, LABEL_WARM_PROFILE, is_unbound};
-use super::profile::PoolProfile;
-
-/// On a member a bind has claimed (the first write of a bind, preconditioned on the member's
-/// resourceVersion): the sandbox id. A member with it and without the sandbox's labels is a bind
-/// left half made; it is never bound again.
-pub const BIND_INTENT_ANNOTATION: &str = "openshell.ai/warm-bind-intent";
+use crate::config::warm_pool::PoolProfile;
 
 /// One profile as the driver runs it: its key and the namespace its members live in.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@ use kube::runtime::watcher::Event;
 use serde_json::json;
 
 use super::*;
+use crate::config::warm_pool::parse_profiles;
 use crate::kubernetes::identity::LABEL_SANDBOX_ID;
-use crate::kubernetes::warm_pool::profile::parse_profiles;
 
 fn entry(name: &str, key: &str, size: u32) -> PoolEntry {
     let text = format!("profiles:\n  - {{name: {name}, size: {size}, template: {{image: 'i:1'}}}}\n");

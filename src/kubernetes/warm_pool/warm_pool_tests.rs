@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::key::*;
 use super::member::*;
-use super::profile::parse_profiles;
+use crate::config::warm_pool::parse_profiles;
 use crate::config::workspace_volume::WorkspaceVolumeMode;
 use crate::config::{DriverConfig, SandboxAuth};
 use crate::kubernetes::identity::LABEL_SANDBOX_ID;

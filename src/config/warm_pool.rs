@@ -120,5 +120,5 @@ fn from_wire<T: serde::de::DeserializeOwned + Default>(field: &str, value: serde
 }
 
 #[cfg(test)]
-#[path = "profile_tests.rs"]
+#[path = "warm_pool_tests.rs"]
 mod tests;

@@ -168,9 +168,7 @@ async fn a_matching_create_binds_a_hidden_member_and_the_pool_refills() {
         env.sandboxes().get_opt(&member).await.ok()?.is_none().then_some(())
     })
     .await;
-    let _ = env
-        .cluster
-        .try_kubectl(&["delete", "namespace", &env.namespace, "--wait=false"], None);
+    remove(&env);
 }
 
 #[tokio::test]
@@ -200,9 +198,7 @@ async fn concurrent_creates_never_share_a_member() {
     assert_eq!(warm.len(), 3, "each member bound once, by one create: {warm:?}");
     let mut client = client.clone();
     assert_eq!(list_all(&mut client).await.expect("list").len(), 8);
-    let _ = env
-        .cluster
-        .try_kubectl(&["delete", "namespace", &env.namespace, "--wait=false"], None);
+    remove(&env);
 }
 
 #[tokio::test]
@@ -249,9 +245,7 @@ async fn a_half_made_bind_is_undone_and_a_changed_profile_replaces_its_members()
         (old_gone && names.len() == 2 && ready == 2).then_some(())
     })
     .await;
-    let _ = env
-        .cluster
-        .try_kubectl(&["delete", "namespace", &env.namespace, "--wait=false"], None);
+    remove(&env);
 }
 
 #[tokio::test]
@@ -290,6 +284,10 @@ async fn check_reports_each_profile_and_refuses_one_that_cannot_render() {
             assert!(detail.contains("template.image"), "names the field: {detail}");
         }
     }
+    remove(&env);
+}
+
+fn remove(env: &Env) {
     let _ = env
         .cluster
         .try_kubectl(&["delete", "namespace", &env.namespace, "--wait=false"], None);

@@ -70,31 +70,16 @@ fn a_create_binds_a_warm_member(auth: &str) {
     tier.create("warm1", &var("E2E_AGENT_IMAGE"), &["--env", "WARM_GREETING=hello-late"]);
     tier.wait_ready("warm1");
     let to_ready = started.elapsed();
-    let id = tier
-        .sandbox("warm1")
-        .and_then(|s| s["id"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    let bound = tier.cluster.kubectl(
-        &[
-            "-n",
-            &tier.namespace,
-            "get",
-            "sandboxes",
-            "-l",
-            &format!("openshell.ai/sandbox-id={id}"),
-            "-o",
-            "jsonpath={.items[*].metadata.name}",
-        ],
-        None,
-    );
+    let id = sandbox_id(&tier, "warm1");
+    let bound = bound_member(&tier, &id);
     assert!(
-        members.contains(&bound.trim().to_string()),
+        members.contains(&bound.clone()),
         "bound to a member {members:?}, got {bound:?}\n{}",
         tier.logs()
     );
     let log = tier
         .cluster
-        .try_kubectl(&["-n", &tier.namespace, "logs", bound.trim(), "-c", "agent"], None)
+        .try_kubectl(&["-n", &tier.namespace, "logs", bound.as_str(), "-c", "agent"], None)
         .unwrap_or_default();
     assert!(
         log.contains(&format!("bound to sandbox {id}")),
@@ -106,7 +91,7 @@ fn a_create_binds_a_warm_member(auth: &str) {
     eprintln!("warm ({auth}): create to Ready {to_ready:?}");
 
     // Stop and start: a new pod from the bound template finds its identity at once.
-    let member = bound.trim().to_string();
+    let member = bound.clone();
     let out = tier.cli(&["sandbox", "stop", "warm1"]);
     assert!(out.status.success(), "stop: {}", text(&out));
     wait_for(READY_WITHIN, "the pod gone after stop", || {
@@ -125,14 +110,14 @@ fn a_create_binds_a_warm_member(auth: &str) {
     assert_eq!(again.as_deref(), Some(id.as_str()));
 
     wait_for(READY_WITHIN, "the pool refilled", || {
-        ready_members(&tier).iter().any(|m| m != bound.trim())
+        ready_members(&tier).iter().any(|m| m != bound.as_str())
     });
     let out = tier.cli(&["sandbox", "delete", "warm1"]);
     assert!(out.status.success(), "delete: {}", text(&out));
     wait_for(READY_WITHIN, "the bound member and its Secrets gone", || {
-        tier.kubectl_get("sandbox", bound.trim()).is_none()
+        tier.kubectl_get("sandbox", bound.as_str()).is_none()
             && tier
-                .kubectl_get("secret", &format!("{}-identity", bound.trim()))
+                .kubectl_get("secret", &format!("{}-identity", bound.as_str()))
                 .is_none()
     });
     wait_for(Duration::from_secs(30), "gone from the CLI", || {
@@ -173,24 +158,8 @@ fn bench_warm_against_cold() {
         tier.create(&name, &image, &[]);
         tier.wait_ready(&name);
         warm.push(t0.elapsed());
-        let id = tier
-            .sandbox(&name)
-            .and_then(|s| s["id"].as_str().map(str::to_string))
-            .unwrap_or_default();
-        let member = tier.cluster.kubectl(
-            &[
-                "-n",
-                &tier.namespace,
-                "get",
-                "sandboxes",
-                "-l",
-                &format!("openshell.ai/sandbox-id={id}"),
-                "-o",
-                "jsonpath={.items[*].metadata.name}",
-            ],
-            None,
-        );
-        let member = member.trim().to_string();
+        let id = sandbox_id(&tier, &name);
+        let member = bound_member(&tier, &id);
         assert!(member.starts_with("warm-"), "w{i} went cold: {member}");
         if let Some((ms, at)) = bound_line(&tier.log("driver"), &id) {
             bind.push(Duration::from_secs_f64(ms / 1000.0));
@@ -283,4 +252,26 @@ fn launcher_bound_at(tier: &Tier4, member: &str) -> Option<std::time::SystemTime
     let line = log.lines().find(|l| l.contains("bound to sandbox"))?;
     let stamp: k8s_openapi::jiff::Timestamp = line.split_whitespace().next()?.parse().ok()?;
     Some(std::time::SystemTime::from(stamp))
+}
+
+fn sandbox_id(tier: &Tier4, name: &str) -> String {
+    tier.sandbox(name)
+        .and_then(|s| s["id"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The Sandbox object (a member, once bound) that carries sandbox `id`.
+fn bound_member(tier: &Tier4, id: &str) -> String {
+    let selector = format!("openshell.ai/sandbox-id={id}");
+    let args = [
+        "-n",
+        &tier.namespace,
+        "get",
+        "sandboxes",
+        "-l",
+        &selector,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ];
+    tier.cluster.kubectl(&args, None).trim().to_string()
 }

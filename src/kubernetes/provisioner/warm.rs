@@ -140,6 +140,7 @@ impl KubeProvisioner {
             uid: String::new(),
             resource_version: String::new(),
             ready: false,
+            ready_since: None,
             claimed: false,
             deleting: false,
         });

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
@@ -31,6 +32,8 @@ pub struct Member {
     pub uid: String,
     pub resource_version: String,
     pub ready: bool,
+    /// When it became Ready (its condition's `lastTransitionTime`).
+    pub ready_since: Option<Timestamp>,
     /// A bind claimed it and did not finish.
     pub claimed: bool,
     pub deleting: bool,
@@ -50,6 +53,7 @@ impl Member {
             uid: obj.uid().unwrap_or_default(),
             resource_version: obj.resource_version().unwrap_or_default(),
             ready: is_ready(obj),
+            ready_since: ready_since(obj),
             claimed: obj.annotations().contains_key(BIND_INTENT_ANNOTATION),
             deleting: obj.metadata.deletion_timestamp.is_some(),
         })
@@ -61,6 +65,14 @@ fn is_ready(obj: &DynamicObject) -> bool {
         .pointer("/status/conditions")
         .and_then(|c| c.as_array())
         .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn ready_since(obj: &DynamicObject) -> Option<Timestamp> {
+    let conditions = obj.data.pointer("/status/conditions")?.as_array()?;
+    let ready = conditions
+        .iter()
+        .find(|c| c["type"] == "Ready" && c["status"] == "True")?;
+    ready["lastTransitionTime"].as_str()?.parse().ok()
 }
 
 /// Members by state, for the metric and `check`.
@@ -158,14 +170,19 @@ impl Pool {
         }
     }
 
-    /// Takes a ready member of `key` that no bind has claimed (the first by name, so two
-    /// drivers of one gateway tend to pick the same one and one loses at once).
+    /// Takes a ready member of `key` that no bind has claimed: the one Ready the longest. The
+    /// kubelet holds a pod's next sync until its container runtime relist (every second) after
+    /// the previous sync, so a member that has just started would take the identity up to a
+    /// second later. Ties go by name, so two drivers of one gateway tend to pick the same one
+    /// and one loses at once.
     pub fn take(&self, key: &str) -> Option<Member> {
         let mut state = self.state();
         let found = state
             .members
             .iter()
-            .find(|(k, m)| m.key == key && m.ready && !m.claimed && !m.deleting && !state.taken.contains(*k))
+            .filter(|(k, m)| m.key == key && m.ready && !m.claimed && !m.deleting && !state.taken.contains(*k))
+            // `None` (no time given) sorts after every time: the least known idle.
+            .min_by_key(|(k, m)| (m.ready_since.is_none(), m.ready_since, k.as_str()))
             .map(|(k, m)| (k.clone(), m.clone()))?;
         state.taken.insert(found.0);
         Some(found.1)

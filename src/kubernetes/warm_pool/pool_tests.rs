@@ -37,6 +37,12 @@ fn sandbox(name: &str, key: &str, ready: bool, bound: bool, claimed: bool) -> Dy
     obj
 }
 
+/// `obj`, Ready since `at` (RFC 3339).
+fn ready_since(mut obj: DynamicObject, at: &str) -> DynamicObject {
+    obj.data = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": at}]}});
+    obj
+}
+
 fn listed(pool: &Pool, objects: Vec<DynamicObject>) {
     pool.observe(&Event::Init);
     for obj in objects {
@@ -69,6 +75,26 @@ fn a_bind_takes_a_ready_member_of_its_key_and_never_the_same_one_twice() {
     pool.observe(&Event::Apply(sandbox("warm-b", "k1", true, false, false)));
     assert_eq!(pool.take("k1").map(|m| m.name), Some("warm-b".into()));
     assert_eq!(pool.take("k3"), None);
+}
+
+#[test]
+fn a_bind_takes_the_member_ready_the_longest() {
+    let pool = Pool::new(vec![entry("py", "k1", 4)]);
+    listed(
+        &pool,
+        vec![
+            sandbox("warm-a", "k1", true, false, false),
+            ready_since(sandbox("warm-b", "k1", true, false, false), "2026-12-03T12:00:05Z"),
+            ready_since(sandbox("warm-c", "k1", true, false, false), "2026-12-03T12:00:01Z"),
+            ready_since(sandbox("warm-d", "k1", true, false, false), "2026-12-03T12:00:01Z"),
+        ],
+    );
+    let order: Vec<_> = std::iter::from_fn(|| pool.take("k1").map(|m| m.name)).collect();
+    assert_eq!(
+        order,
+        ["warm-c", "warm-d", "warm-b", "warm-a"],
+        "oldest first, ties by name, no time last"
+    );
 }
 
 #[test]

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use common::tier3::{Env, READY_WITHIN};
 use common::*;
+use futures::TryStreamExt;
 use kube::ResourceExt;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use openshell_driver_openshift::kubernetes::identity::LABEL_SANDBOX_ID;
 use openshell_driver_openshift::kubernetes::warm_pool::member::identity_secret_name;
 use openshell_driver_openshift::kubernetes::warm_pool::pool::BIND_INTENT_ANNOTATION;
@@ -224,27 +226,90 @@ async fn a_half_made_bind_is_undone_and_a_changed_profile_replaces_its_members()
 
     // Restarted with another image: the old members are of no profile now, and are replaced.
     env.driver.terminate();
-    let profiles = profile_file(dir.path(), "registry.example/agent:22", 2);
-    let kubeconfig = env._dir.path().join(format!("driver-{}.kubeconfig", env.namespace));
-    let args = [
-        "--namespace",
-        &env.namespace,
-        "--gateway-id",
-        &env.namespace,
-        "--gateway-endpoint",
-        "https://gateway.test:8443",
-        "--client-tls-secret",
-        common::cluster::CLIENT_TLS_SECRET,
-        "--warm-pool-config",
-        &profiles.to_string_lossy(),
-    ];
-    env.driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig.to_string_lossy())]).await;
+    restart(&mut env, &profile_file(dir.path(), "registry.example/agent:22", 2)).await;
     eventually(FILLED_WITHIN, "the old members replaced by two new ones", || async {
         let (names, ready) = members(&env).await;
         let old_gone = names.iter().all(|m| !after.contains(m));
         (old_gone && names.len() == 2 && ready == 2).then_some(())
     })
     .await;
+    remove(&env);
+}
+
+/// A driver killed in the middle of a bind (frozen the moment its claim is in the API server,
+/// then SIGKILLed), then restarted: the half-bound member is removed with its Secrets and never
+/// bound, and the gateway's retry of the same create gets one sandbox.
+#[tokio::test]
+#[ignore = "tier 3: needs the local cluster (make test-integration)"]
+async fn a_driver_killed_in_the_middle_of_a_bind_is_made_whole_by_its_restart() {
+    const ATTEMPTS: usize = 5;
+    let (mut env, dir) = start(2).await;
+    let profiles = profile_file(dir.path(), "registry.example/agent:1", 2);
+    let mut half_bound = None;
+    for attempt in 0..ATTEMPTS {
+        filled(&env, 2).await;
+        let frozen = tokio::spawn(freeze_at_first_claim(env.sandboxes(), env.driver.child.id()));
+        // Let the watch list first, so it sees the claim as it happens.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (id, name) = (new_id(), format!("killed-{attempt}"));
+        let mut client = env.driver.client().await;
+        let request = CreateSandboxRequest {
+            sandbox: Some(sandbox_request(&id, &name)),
+        };
+        let create = tokio::spawn(async move { client.create_sandbox(request).await });
+        let member = tokio::time::timeout(READY_WITHIN, frozen)
+            .await
+            .expect("a claim within the timeout")
+            .expect("the watch task");
+        let object = env.sandboxes().get(&member).await.expect("the claimed member");
+        kill(&mut env.driver);
+        let outcome = create.await.expect("the create task");
+        let bound = object.labels().contains_key(LABEL_SANDBOX_ID);
+        restart(&mut env, &profiles).await;
+        if !bound {
+            assert!(
+                outcome.is_err(),
+                "a create whose bind was cut off did not succeed: {outcome:?}"
+            );
+            half_bound = Some((id, name, member));
+            break;
+        }
+        // Frozen too late: the bind was whole. Remove it and try again.
+        env.sandboxes()
+            .delete(&member, &Default::default())
+            .await
+            .expect("delete");
+    }
+    let Some((id, name, member)) = half_bound else {
+        panic!("in {ATTEMPTS} attempts every bind finished before the driver was frozen");
+    };
+
+    eventually(
+        READY_WITHIN,
+        "the half-bound member and its Secrets removed",
+        || async {
+            let gone = env.sandboxes().get_opt(&member).await.ok()?;
+            let secret = env.secrets().get_opt(&identity_secret_name(&member)).await.ok()?;
+            (gone.is_none_or(|s| s.metadata.deletion_timestamp.is_some()) && secret.is_none()).then_some(())
+        },
+    )
+    .await;
+    // The gateway retries the create it saw fail: it now gets its sandbox, once.
+    let mut client = env.driver.client().await;
+    validate_and_create(&mut client, sandbox_request(&id, &name)).await;
+    let object = object_of(&env, &id).await;
+    assert_ne!(object.name_any(), member, "the half-bound member is never bound");
+    let listed = list_all(&mut client).await.expect("list");
+    assert_eq!(
+        listed.iter().filter(|s| s.id == id).count(),
+        1,
+        "one sandbox: {listed:?}"
+    );
+    let after = filled(&env, 2).await;
+    assert!(
+        !after.contains(&member.to_string()),
+        "the pool refilled without it: {after:?}"
+    );
     remove(&env);
 }
 
@@ -261,16 +326,8 @@ async fn check_reports_each_profile_and_refuses_one_that_cannot_render() {
     )
     .expect("write");
     for (file, want) in [(&good, "pass"), (&bad, "fail")] {
-        let args = [
-            "--namespace",
-            &env.namespace,
-            "--gateway-endpoint",
-            "https://gateway.test:8443",
-            "--client-tls-secret",
-            common::cluster::CLIENT_TLS_SECRET,
-            "--warm-pool-config",
-            &file.to_string_lossy(),
-        ];
+        let args = pool_args(&env.namespace, file);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (_, lines) = run_check(&kubeconfig, &args);
         let verdict = lines
             .iter()
@@ -285,6 +342,51 @@ async fn check_reports_each_profile_and_refuses_one_that_cannot_render() {
         }
     }
     remove(&env);
+}
+
+/// The driver's flags for namespace `namespace` with the profiles in `profiles`.
+fn pool_args(namespace: &str, profiles: &Path) -> Vec<String> {
+    [
+        "--namespace",
+        namespace,
+        "--gateway-endpoint",
+        "https://gateway.test:8443",
+        "--client-tls-secret",
+        common::cluster::CLIENT_TLS_SECRET,
+        "--warm-pool-config",
+        &profiles.to_string_lossy(),
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+/// Starts the driver of `env` again, with the profiles in `profiles`.
+async fn restart(env: &mut Env, profiles: &Path) {
+    let kubeconfig = env._dir.path().join(format!("driver-{}.kubeconfig", env.namespace));
+    let mut args = pool_args(&env.namespace, profiles);
+    args.extend(["--gateway-id".to_string(), env.namespace.clone()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.driver = DriverProcess::start(&args, &[("KUBECONFIG", &kubeconfig.to_string_lossy())]).await;
+}
+
+/// Freezes process `pid` (SIGSTOP) the moment a member's claim reaches the API server, and
+/// returns that member: its bind is then stopped between the claim and the identity patch,
+/// unless it already got past both.
+async fn freeze_at_first_claim(api: Api<DynamicObject>, pid: u32) -> String {
+    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).applied_objects());
+    while let Some(obj) = events.try_next().await.expect("watch members") {
+        if obj.annotations().contains_key(BIND_INTENT_ANNOTATION) {
+            let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+            rustix::process::kill_process(pid, rustix::process::Signal::STOP).expect("SIGSTOP");
+            return obj.name_any();
+        }
+    }
+    panic!("the member watch ended");
+}
+
+fn kill(driver: &mut DriverProcess) {
+    let _ = driver.child.kill();
+    let _ = driver.child.wait();
 }
 
 fn remove(env: &Env) {

@@ -333,7 +333,7 @@ nsenter --mount="/proc/$cpid/ns/mnt" --net="$NETNS" -- "$KUBELET" --config="$nod
   --kubeconfig="$node/kubelet.kubeconfig" --hostname-override="$E2E_NODE_NAME" --node-ip="$E2E_BRIDGE_IP" \
   --root-dir=/var/lib/kubelet --cert-dir="$node/pki/serving" \
   --node-labels="$E2E_NODE_LABEL_KEY=$E2E_NODE_LABEL_VALUE" \
-  --register-with-taints="$E2E_NODE_LABEL_KEY=$E2E_NODE_LABEL_VALUE:NoSchedule" --v=2 \
+  --register-with-taints="$E2E_NODE_LABEL_KEY=$E2E_NODE_LABEL_VALUE:NoSchedule" --v="${E2E_KUBELET_VERBOSITY:-2}" \
   >"$dir/logs/kubelet.log" 2>&1 &
 kpid=$!
 echo "$kpid kubelet" >>"$dir/pids"

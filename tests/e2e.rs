@@ -16,6 +16,9 @@ mod tier4;
 #[path = "e2e/openshift.rs"]
 mod openshift;
 
+#[path = "e2e/upstream.rs"]
+mod upstream;
+
 #[path = "e2e/warm.rs"]
 mod warm;
 

@@ -19,7 +19,7 @@ pub fn bin_dir() -> PathBuf {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Platform {
+pub(super) enum Platform {
     Kubernetes,
     OpenShift,
 }
@@ -31,6 +31,9 @@ pub struct Tier4 {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub driver_args: Vec<String>,
+    /// The driver's program (ours unless a test runs another) and its extra environment.
+    pub driver_bin: PathBuf,
+    pub driver_env: Vec<(String, String)>,
     pub driver: Option<Child>,
     pub gateway: Option<Child>,
 }
@@ -59,6 +62,13 @@ impl Tier4 {
     }
 
     fn start_on(platform: Platform, auth: &str, managed: bool, extra: &[&str]) -> Self {
+        let mut tier = Self::prepare(platform, auth, managed, extra);
+        tier.launch();
+        tier
+    }
+
+    /// The start of `start_on` up to its driver: namespace, PKI, gateway and CLI configuration.
+    pub(super) fn prepare(platform: Platform, auth: &str, managed: bool, extra: &[&str]) -> Self {
         let cluster = Cluster::from_env();
         let namespace = unique_namespace("e2e");
         cluster.create_namespace(&namespace);
@@ -172,20 +182,25 @@ impl Tier4 {
         );
         driver_args.extend(platform_args);
         driver_args.extend(extra.iter().map(|a| a.to_string()));
-        let mut tier = Self {
+        Self {
             cluster,
             namespace,
             dir,
             port,
             driver_args,
+            driver_bin: PathBuf::from(env!("CARGO_BIN_EXE_openshell-driver-openshift")),
+            driver_env: Vec::new(),
             driver: None,
             gateway: None,
-        };
-        tier.start_driver();
-        tier.start_gateway();
-        let added = tier.cli(&["gateway", "add", &tier.endpoint(), "--local", "--name", "e2e"]);
+        }
+    }
+
+    /// Starts the driver and the gateway, and points the CLI at the gateway.
+    pub(super) fn launch(&mut self) {
+        self.start_driver();
+        self.start_gateway();
+        let added = self.cli(&["gateway", "add", &self.endpoint(), "--local", "--name", "e2e"]);
         assert!(added.status.success(), "gateway add: {}", text(&added));
-        tier
     }
 
     pub fn endpoint(&self) -> String {
@@ -208,12 +223,15 @@ impl Tier4 {
         let kubeconfig = args.remove(at + 1);
         args.remove(at);
         let log = append(&self.log_path("driver"));
-        let child = Command::new(env!("CARGO_BIN_EXE_openshell-driver-openshift"))
+        let child = Command::new(&self.driver_bin)
             .args(&args)
             .env("KUBECONFIG", kubeconfig)
             .env("OPENSHELL_DRIVER_LOG_LEVEL", "info,openshell_driver_openshift=debug")
             // The node has no provisioner; tests/e2e/workspace.rs brings a volume and asks.
             .env("OPENSHELL_DRIVER_WORKSPACE_VOLUME", "off")
+            .envs(self.driver_env.iter().map(|(k, v)| (k, v)))
+            // Ours logs to stderr, upstream's to stdout.
+            .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("driver starts");

@@ -138,8 +138,9 @@ fn warm_token_file_identity() {
 }
 
 /// `make bench-e2e`: create to Ready through the real CLI and gateway, 20 sandboxes bound to a
-/// warm member (the pool full before each) and 20 cold (the same image under another name, so
-/// no profile matches), side by side on one node. Warm is split by timestamps from the start of
+/// warm member (the pool full before each), 20 cold (the same image under another name, so no
+/// profile matches) and 20 cold through upstream's driver (when `OPENSHELL_BIN_DIR` has it),
+/// one after the other on one node. Warm is split by timestamps from the start of
 /// `sandbox create`: until the driver had bound it (the CLI and gateway included; the bind's own
 /// time beside it), until the kubelet took the pod's new metadata (the controller's patch),
 /// until the launcher had the identity (the kubelet's volume delivery), until the gateway
@@ -182,7 +183,19 @@ fn bench_warm_against_cold() {
         assert_eq!(tier.phase(&name), "Ready", "the CLI returned before Ready");
         delete(&tier, &name);
     }
-    let upstream = bin_dir().join("openshell-driver-kubernetes");
+    drop(tier);
+    let (mut upstream, note) = if bin_dir().join("openshell-driver-kubernetes").exists() {
+        let samples = upstream_cold(RUNS, &image);
+        (
+            samples,
+            "upstream's driver as it always renders: shared mode, each sandbox with its workspace claim (a hostPath volume here) and workspace-init",
+        )
+    } else {
+        (
+            vec![],
+            "upstream's driver (openshell-driver-kubernetes) is not in OPENSHELL_BIN_DIR: its row is empty",
+        )
+    };
     let rows = [
         ("warm: create to Ready", &mut steps.ready),
         ("  until the driver had bound it", &mut steps.bound),
@@ -191,6 +204,7 @@ fn bench_warm_against_cold() {
         ("  until the launcher had the identity", &mut steps.delivered),
         ("  until the gateway took the session", &mut steps.session),
         ("cold: create to Ready", &mut cold),
+        ("upstream's driver cold: create to Ready", &mut upstream),
     ];
     let mut report = serde_json::Map::new();
     println!(
@@ -210,16 +224,31 @@ fn bench_warm_against_cold() {
             serde_json::json!({"p50_ms": at(0.5), "p99_ms": at(0.99), "n": samples.len()}),
         );
     }
-    let note = if upstream.exists() {
-        "upstream's driver cold is not run here yet: it needs its own gateway configuration"
-    } else {
-        "upstream's driver (openshell-driver-kubernetes) is not in OPENSHELL_BIN_DIR"
-    };
     println!("note: {note}");
     report.insert("note".into(), note.into());
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e-warm.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).expect("json")).expect("write");
     println!("written to {}", out.display());
+}
+
+/// `runs` cold creates to Ready through upstream's driver behind the same gateway and CLI.
+fn upstream_cold(runs: usize, image: &str) -> Vec<Duration> {
+    let class = format!("e2e-up-{}", free_port());
+    let tier = Tier4::start_upstream(&class);
+    for i in 0..runs {
+        tier.hostpath_volume(&class, &format!("{class}-{i}"));
+    }
+    (0..runs)
+        .map(|i| {
+            let name = format!("u{i}");
+            let t0 = Instant::now();
+            tier.create(&name, image, &[]);
+            let took = t0.elapsed();
+            assert_eq!(tier.phase(&name), "Ready", "the CLI returned before Ready");
+            delete(&tier, &name);
+            took
+        })
+        .collect()
 }
 
 fn delete(tier: &Tier4, name: &str) {

@@ -23,15 +23,7 @@ fn the_workspace_keeps_the_agents_files_across_stop_and_start() {
             "1Gi",
         ],
     );
-    let path = std::path::PathBuf::from(var("E2E_DIR")).join("pv").join(&class);
-    std::fs::create_dir_all(&path).expect("the volume's directory");
-    tier.cluster.kubectl(
-        &["apply", "-f", "-"],
-        Some(&format!(
-            "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{name: {class}}}\nspec:\n  capacity: {{storage: 1Gi}}\n  accessModes: [ReadWriteOnce]\n  storageClassName: {class}\n  persistentVolumeReclaimPolicy: Retain\n  hostPath: {{path: {}, type: Directory}}\n",
-            path.display()
-        )),
-    );
+    tier.hostpath_volume(&class, &class);
     tier.create("ws", &var("E2E_AGENT_IMAGE"), &[]);
     tier.wait_ready("ws");
     // Seeded from the image (its /sandbox is owned by the sandbox user, 1000), then the agent's.

@@ -26,6 +26,7 @@ combos=(
   "operator|--set workspaceMode=operator --set operatorNamespaceLabel=openshell.ai/workspace=true"
   "openshift-operator|--set openshift.enabled=true --set workspaceMode=operator --set operatorNamespaces={team-a,team-b}"
   "volumes|--set driver.providerSpiffeSocket=/spiffe-workload-api/spire-agent.sock"
+  "warm|--set-json driver.warmPool.profiles=[{\"name\":\"python\",\"size\":3,\"maxAge\":\"30m\",\"template\":{\"image\":\"quay.io/example/python:3\",\"resources\":{\"cpuRequest\":\"500m\"}}}]"
   "pinned|--set driver.image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --set gateway.persistence.enabled=false --set gateway.clusterIP=10.96.0.80"
 )
 "$helm" lint --strict "$chart"
@@ -40,7 +41,7 @@ for combo in "${combos[@]}"; do
   if diff -u "$golden/$name.yaml" "$work/$name.yaml"; then echo "chart: $name renders as its golden file"
   else echo "chart: $name differs from tests/golden/chart/$name.yaml (UPDATE_GOLDEN=1 after review)"; failed=1; fi
 done
-for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc operatorNamespaces={Team_A} 'operatorNamespaceLabel=a in (b)' driver.imagePullSecrets={Bad_Name} driver.providerSpiffeSocket=/agent.sock driver.providerSpiffeSocket=spiffe/agent.sock driver.workspaceVolume.mode=pvc driver.workspaceVolume.size=0 driver.workspaceVolume.size=lots driver.workspaceVolume.accessMode=rwo driver.workspaceVolume.storageClass=Fast_SSD; do
+for bad in workspaceMode=bogus driver.image.digest=latest driver.image.digest=sha256:abc operatorNamespaces={Team_A} 'operatorNamespaceLabel=a in (b)' driver.imagePullSecrets={Bad_Name} driver.providerSpiffeSocket=/agent.sock driver.providerSpiffeSocket=spiffe/agent.sock driver.workspaceVolume.mode=pvc driver.workspaceVolume.size=0 driver.workspaceVolume.size=lots driver.workspaceVolume.accessMode=rwo driver.workspaceVolume.storageClass=Fast_SSD 'driver.warmPool.profiles[0].name=Py,driver.warmPool.profiles[0].template.image=i:1' 'driver.warmPool.profiles[0].name=py,driver.warmPool.profiles[0].template.image=i:1,driver.warmPool.profiles[0].size=101' 'driver.warmPool.profiles[0].name=py'; do
   if "$helm" template openshell "$chart" --set "$bad" >/dev/null 2>&1; then
     echo "chart: values.schema.json accepted $bad"; failed=1
   fi

@@ -106,3 +106,27 @@ fn a_bad_profile_is_refused_naming_the_field() {
         assert!(err.contains(names), "{what}: {err}");
     }
 }
+
+/// The chart writes `driver.warmPool.profiles` into a ConfigMap: the driver reads it as written.
+#[test]
+fn the_charts_warm_pool_configmap_is_a_profile_file() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/chart/warm.yaml");
+    let rendered = std::fs::read_to_string(path).expect("the chart's warm golden file");
+    let file = serde_yaml::Deserializer::from_str(&rendered)
+        .filter_map(|doc| serde_yaml::Value::deserialize(doc).ok())
+        .filter(|doc| doc["kind"] == "ConfigMap")
+        .find(|doc| {
+            doc["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("-warm-pool"))
+        })
+        .and_then(|doc| doc["data"]["profiles.yaml"].as_str().map(str::to_string))
+        .expect("a warm-pool ConfigMap with profiles.yaml");
+    let profiles = parse_profiles(&file).expect("parses");
+    assert_eq!(profiles.len(), 1);
+    let python = &profiles[0];
+    assert_eq!((python.name.as_str(), python.size), ("python", 3));
+    assert_eq!(python.max_age, Duration::from_secs(30 * 60));
+    let template = python.spec.template.as_ref().expect("a template");
+    assert_eq!(template.image, "quay.io/example/python:3");
+}

@@ -136,6 +136,9 @@ args:
   {{- with .Values.driver.sandboxServiceAccount }}
   - --sandbox-service-account={{ . }}
   {{- end }}
+  {{- if include "driver.warmPool" . }}
+  - --warm-pool-config={{ include "driver.warmPoolFile" . }}
+  {{- end }}
   {{- range .Values.driver.extraArgs }}
   - {{ . | quote }}
   {{- end }}
@@ -156,6 +159,19 @@ volumeMounts:
   {{- if include "driver.operatorFile" . }}
   - {name: operator-namespaces, mountPath: /etc/openshell-operator, readOnly: true}
   {{- end }}
+  {{- if include "driver.warmPool" . }}
+  - {name: warm-pool, mountPath: /etc/openshell-warm-pool, readOnly: true}
+  {{- end }}
+{{- end -}}
+
+{{/* Warm pool profiles: a ConfigMap the driver reads at start. */}}
+{{- define "driver.warmPool" -}}
+{{- if .Values.driver.warmPool.profiles }}true{{ end -}}
+{{- end -}}
+{{- define "driver.warmPoolFile" -}}/etc/openshell-warm-pool/profiles.yaml{{- end -}}
+{{- define "driver.warmPoolVolume" -}}
+name: warm-pool
+configMap: {name: {{ include "driver.fullname" . }}-warm-pool}
 {{- end -}}
 
 {{/* Operator mode with listed namespaces: the allowlist file, from a ConfigMap the driver re-reads. */}}

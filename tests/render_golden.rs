@@ -12,14 +12,20 @@ use openshell_driver_openshift::cli::render::{RenderArgs, render_yaml};
 use openshell_driver_openshift::config::{AppArmor, DriverConfig, PlatformMode, SandboxAuth, WorkspaceMode};
 use openshell_driver_openshift::kubernetes::sideload::SupervisorSideload;
 
-#[test]
-fn render_matches_golden_yaml() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let input = std::fs::read_to_string(root.join("examples/sandbox.yaml")).expect("example");
+/// The driver settings the examples are rendered with.
+fn example_driver() -> DriverConfig {
     let mut driver = DriverConfig::defaults();
     driver.gateway_endpoint = "https://gateway.example:8443".into();
     driver.client_tls_secret = "openshell-client-tls".into();
     driver.gateway_id = "gw-1".into();
+    driver
+}
+
+#[test]
+fn render_matches_golden_yaml() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let input = std::fs::read_to_string(root.join("examples/sandbox.yaml")).expect("example");
+    let mut driver = example_driver();
     let args = |driver: DriverConfig| RenderArgs {
         file: "-".into(),
         v1alpha1: false,
@@ -146,4 +152,37 @@ fn render_for_openshift_shows_scc_selinux_route_and_proxy() {
     let vanilla = RenderArgs { driver, ..args };
     let err = render_yaml(&input, &vanilla).expect_err("no Routes on Kubernetes");
     assert!(err.to_string().contains("--platform openshift"), "{err}");
+}
+
+/// `render --warm-pool-config`: after the cold rendering, the member a matching create binds and
+/// what the bind writes, with the token and the variables' values left out; another image goes
+/// cold and says why.
+#[test]
+fn warm_render_shows_the_member_and_the_bind() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let input = std::fs::read_to_string(root.join("examples/sandbox-warm.yaml")).expect("example");
+    let mut driver = example_driver();
+    driver.workspace_volume.mode = openshell_driver_openshift::config::workspace_volume::WorkspaceVolumeMode::Ephemeral;
+    driver.warm_pool_config = root.join("examples/warm-pool.yaml").display().to_string();
+    driver.sandbox_auth = SandboxAuth::TokenFile;
+    let args = RenderArgs {
+        file: "-".into(),
+        v1alpha1: false,
+        namespace_annotations: Vec::new(),
+        now: Some("2026-03-01T10:00:00Z".parse().expect("time")),
+        driver,
+    };
+    let rendered = render_yaml(&input, &args).expect("renders");
+    assert_golden(&rendered, "render-sandbox-warm.yaml");
+    let warm = rendered.split("# warm pool: ").nth(1).expect("a warm pool section");
+    assert!(warm.starts_with("binds a ready member of profile python"), "{warm}");
+    assert!(warm.contains("shutdownTime: 2026-03-01T10:30:00Z"), "its maximum age");
+    assert!(
+        warm.contains("TASK=<redacted>") && !warm.contains("summarise"),
+        "names, not values"
+    );
+    assert!(!rendered.contains("example-token-value"), "the token never appears");
+    let other = input.replace("quay.io/example/python:3", "quay.io/example/python:4");
+    let cold = render_yaml(&other, &args).expect("renders");
+    assert!(cold.contains("# warm pool: cold (no_profile)"), "{cold}");
 }

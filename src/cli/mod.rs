@@ -9,6 +9,7 @@ pub mod check_workspace;
 mod check_workspace_volume;
 pub mod client;
 pub mod render;
+mod render_warm;
 
 use crate::proto::DriverSandbox;
 

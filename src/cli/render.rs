@@ -7,10 +7,14 @@ use clap::Args;
 
 use crate::config::DriverConfig;
 use crate::config::PlatformMode;
-use crate::kubernetes::render::{SandboxApiVersion, TOKEN_KEY, render_sandbox, sandbox_service_account};
+use crate::kubernetes::render::{
+    RenderedSandbox, SandboxApiVersion, TOKEN_KEY, render_sandbox, sandbox_service_account,
+};
+use crate::openshift::companions::Companions;
 use crate::openshift::decision::{decide, enrich_offline};
 use crate::openshift::detect::PlatformFacts;
 use crate::openshift::expose::EXPOSE_KEY;
+use crate::proto::DriverSandbox;
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
@@ -53,32 +57,13 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
     } else {
         SandboxApiVersion::V1beta1
     };
-    let keys: &[&str] = &[EXPOSE_KEY];
-    let mut rendered = render_sandbox(&request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = args.now.unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
-    rendered.stamp_expiry(now).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let companions = if args.driver.openshift.platform == PlatformMode::Openshift {
-        let annotations = args.namespace_annotations.iter().cloned().collect();
-        // Offline there are no node labels: only --selinux-type shows.
-        enrich_offline(
-            &request,
-            &args.driver,
-            &mut rendered,
-            &annotations,
-            &PlatformFacts::default(),
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-    } else {
-        // Offline no OpenShift API is served: the enricher's own refusal of `expose`.
-        decide(&args.driver, &PlatformFacts::default(), &request).map_err(|e| anyhow::anyhow!("{e}"))?;
-        None
-    };
+    let (rendered, companions) = render_enriched(&request, args, api)?;
     let mut out: String = crate::kubernetes::copies::render_notes(&args.driver, &rendered.identity.namespace)
         .into_iter()
         .map(|note| note + "\n")
         .collect();
     out.push_str(&serde_yaml::to_string(&rendered.manifest)?);
-    if let Some(mut secret) = rendered.token_secret {
+    if let Some(mut secret) = rendered.token_secret.clone() {
         // The token is a secret: the review output shows where it goes, not what it is.
         secret.string_data = Some([(TOKEN_KEY.to_string(), "<redacted>".to_string())].into());
         let mut doc = serde_json::to_value(&secret)?;
@@ -116,7 +101,46 @@ pub fn render_yaml(input: &str, args: &RenderArgs) -> anyhow::Result<String> {
             out.push_str(&serde_yaml::to_string(&doc)?);
         }
     }
+    let now = args.now.unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
+    let render = |request: &DriverSandbox| render_enriched(request, args, api).map(|(rendered, _)| rendered);
+    out.push_str(&crate::cli::render_warm::warm_section(
+        &rendered,
+        &args.driver,
+        api,
+        now,
+        render,
+    )?);
     Ok(out)
+}
+
+/// `request` rendered and enriched offline as a create would be, with what the OpenShift
+/// enricher adds beside the Sandbox.
+fn render_enriched(
+    request: &DriverSandbox,
+    args: &RenderArgs,
+    api: SandboxApiVersion,
+) -> anyhow::Result<(RenderedSandbox, Option<Companions>)> {
+    let keys: &[&str] = &[EXPOSE_KEY];
+    let mut rendered = render_sandbox(request, &args.driver, api, keys).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = args.now.unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
+    rendered.stamp_expiry(now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let companions = if args.driver.openshift.platform == PlatformMode::Openshift {
+        let annotations = args.namespace_annotations.iter().cloned().collect();
+        // Offline there are no node labels: only --selinux-type shows.
+        enrich_offline(
+            request,
+            &args.driver,
+            &mut rendered,
+            &annotations,
+            &PlatformFacts::default(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        // Offline no OpenShift API is served: the enricher's own refusal of `expose`.
+        decide(&args.driver, &PlatformFacts::default(), request).map_err(|e| anyhow::anyhow!("{e}"))?;
+        None
+    };
+    Ok((rendered, companions))
 }
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {

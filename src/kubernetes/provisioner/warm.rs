@@ -15,7 +15,7 @@ use crate::kubernetes::enricher::CreatedSandbox;
 use crate::kubernetes::render::{RenderedSandbox, SandboxApiVersion};
 use crate::kubernetes::warm_pool::key::pod_key;
 use crate::kubernetes::warm_pool::member::{
-    BoundMember, WarmMember, bind, claim_patch, into_member, member_request, stamp_max_age,
+    BoundMember, WarmMember, bind, claim_patch, into_member, member_name_for, member_request, stamp_max_age,
 };
 use crate::kubernetes::warm_pool::pool::{Member, PoolEntry};
 use crate::proto::DriverSandbox;
@@ -278,5 +278,5 @@ fn member_name(key: &str) -> Result<String, DriverError> {
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect();
-    Ok(format!("warm-{}-{suffix}", &key[..8.min(key.len())]))
+    Ok(member_name_for(key, &suffix))
 }

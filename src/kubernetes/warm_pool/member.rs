@@ -49,6 +49,12 @@ pub struct WarmMember {
     pub manifest: SandboxManifest,
 }
 
+/// `warm-<key prefix>-<suffix>`: with a 5-character suffix, 19 characters, the longest a
+/// sandbox name may be.
+pub fn member_name_for(key: &str, suffix: &str) -> String {
+    format!("warm-{}-{suffix}", &key[..8.min(key.len())])
+}
+
 pub fn identity_secret_name(member: &str) -> String {
     format!("{member}-identity")
 }

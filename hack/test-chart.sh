@@ -70,6 +70,7 @@ cd "$repo"
 OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test cluster_kubernetes -- --ignored --test-threads=4 \
   create_renders stop_then_start delete_collects check_passes
 OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test cluster_workspace_volume -- --ignored --test-threads=3
+OPENSHELL_TEST_RBAC_FILE="$work/chart-rbac.yaml" cargo test --locked --test cluster_warm_pool -- --ignored --test-threads=2
 echo "chart: tier 3 passed with exactly the chart's RBAC"
 "$helm" template openshell "$chart" --namespace openshell-system --set fullnameOverride=openshell-driver \
   --set openshift.enabled=true \

@@ -167,6 +167,17 @@ fn bench_warm_against_cold() {
         let member = bound_member(&tier, &id);
         assert!(member.starts_with("warm-"), "w{i} went cold: {member}");
         steps.record(&tier, wall0, &id, &member);
+        if i + 1 == RUNS {
+            // One member's own account of its start, for the steps after the launcher.
+            let args = ["-n", &tier.namespace, "logs", &member, "-c", "agent", "--timestamps"];
+            let log = tier.cluster.try_kubectl(&args, None).unwrap_or_default();
+            println!(
+                "the last warm member's log (create at {}):\n{log}",
+                k8s_openapi::jiff::Timestamp::try_from(wall0)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            );
+        }
         delete(&tier, &name);
     }
     // The same image by its short name: the same pod to the kubelet, another key to the pool.

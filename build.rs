@@ -14,6 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(&descriptors)
         .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
+        // Written by hand (src/proto/list.rs): a List sends the bytes each sandbox was encoded to.
+        .extern_path(
+            ".openshell.compute.v1.ListSandboxesResponse",
+            "crate::proto::list::ListSandboxesResponse",
+        )
         .compile_with_config(
             config,
             &["proto/compute_driver.proto".into()],
@@ -21,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     pbjson_build::Builder::new()
         .register_descriptors(&std::fs::read(&descriptors)?)?
+        .exclude([".openshell.compute.v1.ListSandboxesResponse"])
         .build(&[".openshell.compute.v1"])?;
     println!("cargo:rerun-if-changed=proto/compute_driver.proto");
     Ok(())

@@ -107,7 +107,7 @@ fn main() {
         }),
     ));
 
-    for size in [100usize, 1000, 5000] {
+    for size in [100usize, 1000, 10_000] {
         let cache = SandboxCache::new(Arc::new(NoopMetrics));
         let objects: Vec<DynamicObject> = (0..size).map(|i| object(&config, i)).collect();
         let started = Instant::now();
@@ -128,6 +128,35 @@ fn main() {
             format!("ListSandboxes from the cache ({size} cached)"),
             per_op(budget, |_| {
                 black_box(cache.read(|i| i.all().iter().map(|v| v.snapshot.clone()).collect::<Vec<_>>()));
+            }),
+        ));
+        // The socket's share with snapshots cloned and encoded per List, and the client's decode.
+        let response = ListSandboxesResponse {
+            sandboxes: cache.read(|i| i.all().iter().map(|v| v.snapshot.clone()).collect()),
+            encoded: Vec::new(),
+        };
+        let encoded = prost::Message::encode_to_vec(&response);
+        rows.push((
+            format!("ListSandboxes response encoded ({size}, {} KiB)", encoded.len() / 1024),
+            per_op(budget, |_| {
+                black_box(prost::Message::encode_to_vec(&response));
+            }),
+        ));
+        // What the driver does: each view's bytes, kept from the first List after it changed.
+        rows.push((
+            format!("ListSandboxes response from the kept bytes ({size})"),
+            per_op(budget, |_| {
+                let kept = ListSandboxesResponse {
+                    sandboxes: Vec::new(),
+                    encoded: cache.read(|i| i.all().iter().map(|v| v.encoded()).collect()),
+                };
+                black_box(prost::Message::encode_to_vec(&kept));
+            }),
+        ));
+        rows.push((
+            format!("ListSandboxes response decoded ({size})"),
+            per_op(budget, |_| {
+                black_box(<ListSandboxesResponse as prost::Message>::decode(encoded.as_slice()).expect("decodes"));
             }),
         ));
         let mut updated = objects[size / 2].clone();

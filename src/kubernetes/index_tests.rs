@@ -218,6 +218,47 @@ mod pods {
             .clone()
     }
 
+    /// What a List sends for `id`: the view's kept bytes, decoded as the client does.
+    fn listed(index: &SandboxIndex, id: &str) -> crate::proto::DriverSandbox {
+        let entry = index.get(id).expect("known").encoded();
+        let response: crate::proto::ListSandboxesResponse = prost::Message::decode(entry).expect("decodes");
+        response.sandboxes.into_iter().next().expect("one sandbox")
+    }
+
+    #[test]
+    fn a_list_sends_the_current_snapshot_after_every_change() {
+        let mut index = synced(&["a"]);
+        assert_eq!(
+            listed(&index, "a"),
+            index.get("a").expect("a").snapshot,
+            "kept once listed"
+        );
+        // The pod's failure laid over the status, the pod recovered, then the controller's status.
+        index.apply_pod(Event::Apply(pod("a", "p-1", Some("ErrImageNeverPull"))), at(0));
+        let failed = listed(&index, "a");
+        assert_eq!(failed, index.get("a").expect("a").snapshot);
+        let reasons = |s: &crate::proto::DriverSandbox| -> Vec<String> {
+            s.status
+                .iter()
+                .flat_map(|st| st.conditions.iter().map(|c| c.reason.clone()))
+                .collect()
+        };
+        assert!(
+            reasons(&failed).contains(&"ErrImageNeverPull".to_string()),
+            "{failed:?}"
+        );
+        index.apply_pod(Event::Apply(pod("a", "p-1", None)), at(1));
+        let recovered = listed(&index, "a");
+        assert_eq!(recovered, index.get("a").expect("a").snapshot);
+        assert!(
+            !reasons(&recovered).contains(&"ErrImageNeverPull".to_string()),
+            "{recovered:?}"
+        );
+        index.apply(Event::Apply(sandbox("a", "uid-a", "True")));
+        assert_eq!(listed(&index, "a"), index.get("a").expect("a").snapshot);
+        assert_eq!(phase(&index, "a"), "ready");
+    }
+
     #[test]
     fn a_terminal_pod_failure_is_an_error_at_once_and_announced_once() {
         let mut index = synced(&["a"]);

@@ -6,6 +6,7 @@ use kube::api::DynamicObject;
 use serde::Deserialize;
 
 use crate::kubernetes::identity::{LABEL_SANDBOX_ID, LABEL_SANDBOX_NAME, LABEL_WORKSPACE, POD_NAME_ANNOTATION};
+use crate::proto::list::encode_entry;
 use crate::proto::phase::gateway_phase;
 use crate::proto::{DriverCondition, DriverSandbox, DriverSandboxStatus};
 use crate::provisioner::SandboxEndpoint;
@@ -52,11 +53,46 @@ pub struct SandboxView {
     /// The conditions as the controller wrote them, before the pod's failure (if any) is laid
     /// over the snapshot's `Ready` condition (see `pod_status`).
     pub controller_conditions: Vec<DriverCondition>,
+    /// The snapshot as a List sends it, encoded at the first List after it changed.
+    pub encoded: EncodedOnce,
+}
+
+/// The wire bytes of a view's snapshot, made once. A clone starts empty: views are cloned to be
+/// changed, and a changed snapshot must never go out with the old bytes.
+#[derive(Default)]
+pub struct EncodedOnce(std::sync::OnceLock<prost::bytes::Bytes>);
+
+impl Clone for EncodedOnce {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// A cache of the snapshot, not part of the view's value.
+impl PartialEq for EncodedOnce {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for EncodedOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "EncodedOnce(kept)"
+        } else {
+            "EncodedOnce(empty)"
+        })
+    }
 }
 
 impl SandboxView {
     pub fn id(&self) -> &str {
         &self.snapshot.id
+    }
+
+    /// The snapshot as one entry of a `ListSandboxesResponse`, encoded once per view.
+    pub fn encoded(&self) -> prost::bytes::Bytes {
+        self.encoded.0.get_or_init(|| encode_entry(&self.snapshot)).clone()
     }
 
     /// The phase the gateway derives, for metrics (bounded label values).
@@ -134,6 +170,7 @@ pub fn sandbox_view(obj: &DynamicObject) -> Option<SandboxView> {
         uid: obj.uid().unwrap_or_default(),
         suspended,
         controller_conditions: conditions,
+        encoded: EncodedOnce::default(),
     })
 }
 

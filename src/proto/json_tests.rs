@@ -194,6 +194,7 @@ fn every_message_round_trips_through_canonical_json() {
         "ListSandboxesResponse",
         ListSandboxesResponse {
             sandboxes: vec![full.clone(), DriverSandbox::default()],
+            encoded: vec![],
         },
         s,
     );

@@ -4,6 +4,7 @@
 //! to and from JSON, and the gateway's phase and event names (`phase`).
 
 pub mod json;
+pub mod list;
 pub mod phase;
 
 #[allow(clippy::all, clippy::pedantic)]
@@ -13,6 +14,7 @@ mod generated {
 }
 
 pub use generated::*;
+pub use list::ListSandboxesResponse;
 
 impl std::fmt::Debug for DriverSandboxSpec {
     /// Like the derived Debug, but the sandbox token is never printed.

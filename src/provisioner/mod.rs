@@ -5,7 +5,7 @@ use futures::stream::BoxStream;
 use tokio::sync::watch;
 
 use crate::error::DriverError;
-use crate::proto::{DriverSandbox, WatchSandboxesEvent};
+use crate::proto::{DriverSandbox, ListSandboxesResponse, WatchSandboxesEvent};
 
 /// Which sandbox a call is about. The gateway always sends its id; the name is informative.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +65,14 @@ pub trait SandboxProvisioner: Send + Sync + 'static {
     async fn create(&self, sandbox: &DriverSandbox) -> Result<(), DriverError>;
     async fn get(&self, target: &SandboxRef) -> Result<DriverSandbox, DriverError>;
     async fn list(&self) -> Result<Vec<DriverSandbox>, DriverError>;
+    /// The ListSandboxes response: `list()`'s sandboxes, unless the provisioner keeps each one
+    /// encoded and sends those bytes.
+    async fn list_response(&self) -> Result<ListSandboxesResponse, DriverError> {
+        Ok(ListSandboxesResponse {
+            sandboxes: self.list().await?,
+            encoded: Vec::new(),
+        })
+    }
     /// Returns once the workload is stopped.
     async fn stop(&self, target: &SandboxRef) -> Result<(), DriverError>;
     async fn start(&self, target: &SandboxRef) -> Result<(), DriverError>;

@@ -121,12 +121,8 @@ impl ComputeDriver for ComputeDriverService {
         &self,
         _: Request<ListSandboxesRequest>,
     ) -> Result<Response<ListSandboxesResponse>, Status> {
-        self.observe("ListSandboxes", "", async {
-            Ok(ListSandboxesResponse {
-                sandboxes: self.provisioner.list().await?,
-            })
-        })
-        .await
+        self.observe("ListSandboxes", "", self.provisioner.list_response())
+            .await
     }
 
     async fn create_sandbox(

@@ -28,7 +28,7 @@ use crate::kubernetes::render::{
 };
 use crate::kubernetes::status::{SandboxView, sandbox_view};
 use crate::metrics::DriverMetrics;
-use crate::proto::DriverSandbox;
+use crate::proto::{DriverSandbox, ListSandboxesResponse};
 use crate::provisioner::{Readiness, SandboxEndpoint, SandboxProvisioner, SandboxRef, WatchStream};
 
 mod allowlist;
@@ -295,6 +295,16 @@ impl SandboxProvisioner for KubeProvisioner {
         Ok(self
             .cache
             .read(|i| i.all().into_iter().map(|v| v.snapshot.clone()).collect()))
+    }
+
+    async fn list_response(&self) -> Result<ListSandboxesResponse, DriverError> {
+        self.synced().await?;
+        // Each view's bytes, encoded once after it changed: no snapshot is cloned or encoded again.
+        let views = self.cache.read(|i| i.all());
+        Ok(ListSandboxesResponse {
+            sandboxes: Vec::new(),
+            encoded: views.iter().map(|v| v.encoded()).collect(),
+        })
     }
 
     async fn stop(&self, target: &SandboxRef) -> Result<(), DriverError> {

@@ -22,6 +22,9 @@ mod upstream;
 #[path = "e2e/warm.rs"]
 mod warm;
 
+#[path = "e2e/warm_race.rs"]
+mod warm_race;
+
 #[path = "e2e/workspace.rs"]
 mod workspace;
 

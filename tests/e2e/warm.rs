@@ -15,7 +15,7 @@ fn unbound_selector() -> String {
 }
 
 /// Names of the Ready unbound members.
-fn ready_members(tier: &Tier4) -> Vec<String> {
+pub(super) fn ready_members(tier: &Tier4) -> Vec<String> {
     let jsonpath = r#"{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#;
     let out = tier
         .cluster
@@ -44,7 +44,7 @@ fn warm_tier(auth: &str) -> Tier4 {
     warm_tier_of(auth, 1)
 }
 
-fn warm_tier_of(auth: &str, size: u32) -> Tier4 {
+pub(super) fn warm_tier_of(auth: &str, size: u32) -> Tier4 {
     let dir = std::path::PathBuf::from(var("E2E_DIR"));
     let path = dir.join(format!("warm-pool-{auth}-{size}.yaml"));
     let profile = format!(
@@ -262,7 +262,7 @@ fn upstream_cold(runs: usize, image: &str) -> Vec<Duration> {
         .collect()
 }
 
-fn delete(tier: &Tier4, name: &str) {
+pub(super) fn delete(tier: &Tier4, name: &str) {
     let out = tier.cli(&["sandbox", "delete", name]);
     assert!(out.status.success(), "delete {name}: {}", text(&out));
     wait_for(Duration::from_secs(30), "gone from the CLI", || {
@@ -354,14 +354,14 @@ fn launcher_bound_at(tier: &Tier4, member: &str) -> Option<SystemTime> {
     Some(SystemTime::from(stamp))
 }
 
-fn sandbox_id(tier: &Tier4, name: &str) -> String {
+pub(super) fn sandbox_id(tier: &Tier4, name: &str) -> String {
     tier.sandbox(name)
         .and_then(|s| s["id"].as_str().map(str::to_string))
         .unwrap_or_default()
 }
 
 /// The Sandbox object (a member, once bound) that carries sandbox `id`.
-fn bound_member(tier: &Tier4, id: &str) -> String {
+pub(super) fn bound_member(tier: &Tier4, id: &str) -> String {
     let selector = format!("openshell.ai/sandbox-id={id}");
     let args = [
         "-n",

@@ -9,14 +9,15 @@ use kube::runtime::watcher;
 use super::{GRACE_TICK, KubeProvisioner};
 use crate::kubernetes::event_watch::event_watch_configs;
 use crate::kubernetes::render::SandboxApiVersion;
-use crate::kubernetes::watch::follow;
+use crate::kubernetes::watch::{follow, follow_relisting};
 
 impl KubeProvisioner {
-    /// The one Sandbox watch; relists (410 Gone, restarts) and errors never end it.
+    /// The one Sandbox watch; relists (410 Gone, restarts) and errors never end it. A watch that
+    /// cannot start again (a lost API server) begins with a fresh list (`follow_relisting`).
     pub(super) async fn watch_sandboxes(self: Arc<Self>, version: SandboxApiVersion) {
         let config = watcher::Config::default().labels(&self.ownership().selector());
-        let stream = watcher(self.sandboxes_in_scope(version), config);
-        follow(stream, self.shutdown.clone(), "Sandbox", |event| {
+        let make = || watcher(self.sandboxes_in_scope(version), config.clone());
+        follow_relisting(make, self.shutdown.clone(), "Sandbox", |event| {
             self.pool.observe(&event);
             self.cache.apply(event)
         })
@@ -27,11 +28,8 @@ impl KubeProvisioner {
     /// (docs/pod-failures.md).
     pub(super) async fn watch_pods(self: Arc<Self>) {
         let config = watcher::Config::default().labels(&self.ownership().selector());
-        let stream = watcher(self.in_scope::<Pod>(), config);
-        follow(stream, self.shutdown.clone(), "Pod", |event| {
-            self.cache.apply_pod(event)
-        })
-        .await;
+        let make = || watcher(self.in_scope::<Pod>(), config.clone());
+        follow_relisting(make, self.shutdown.clone(), "Pod", |event| self.cache.apply_pod(event)).await;
     }
 
     /// Ends pod-failure graces on time, without waiting for a Kubernetes event.

@@ -112,6 +112,23 @@ fn a_create_binds_a_warm_member(auth: &str) {
     wait_for(READY_WITHIN, "the pool refilled", || {
         ready_members(&tier).iter().any(|m| m != bound.as_str())
     });
+    // Another image name: no profile has that pod, so it goes cold and the driver says why.
+    let other = other_name(&var("E2E_AGENT_IMAGE"));
+    tier.create("cold1", &other, &[]);
+    let cold_id = sandbox_id(&tier, "cold1");
+    assert_eq!(
+        bound_member(&tier, &cold_id),
+        Tier4::object_name("cold1"),
+        "cold, named as cold"
+    );
+    assert!(
+        tier.log("driver")
+            .lines()
+            .any(|l| l.contains("warm pool miss") && l.contains(&cold_id) && l.contains("no_profile")),
+        "the miss says why\n{}",
+        tier.logs()
+    );
+    delete(&tier, "cold1");
     let out = tier.cli(&["sandbox", "delete", "warm1"]);
     assert!(out.status.success(), "delete: {}", text(&out));
     wait_for(READY_WITHIN, "the bound member and its Secrets gone", || {
@@ -181,10 +198,7 @@ fn bench_warm_against_cold() {
         delete(&tier, &name);
     }
     // The same image by its short name: the same pod to the kubelet, another key to the pool.
-    let cold_image = match image.strip_prefix("docker.io/") {
-        Some(short) => short.to_string(),
-        None => format!("docker.io/{image}"),
-    };
+    let cold_image = other_name(&image);
     assert_ne!(cold_image, image, "the cold image must be named differently");
     for i in 0..RUNS {
         let name = format!("c{i}");
@@ -260,6 +274,14 @@ fn upstream_cold(runs: usize, image: &str) -> Vec<Duration> {
             took
         })
         .collect()
+}
+
+/// The same image by its other name (with or without `docker.io/`): the same pod to the
+/// kubelet, another key to the pool.
+fn other_name(image: &str) -> String {
+    image
+        .strip_prefix("docker.io/")
+        .map_or(format!("docker.io/{image}"), str::to_string)
 }
 
 pub(super) fn delete(tier: &Tier4, name: &str) {

@@ -1,6 +1,7 @@
 //! Tier 4: concurrent creates for one profile on the real node (issue #18). Twenty creates
 //! through the real CLI at once, on ten ready members: every member is bound by one create
-//! at most, all ten are bound, the others start cold, and all twenty reach Ready.
+//! at most, all ten are bound, the others start cold (each logging why), and all twenty reach
+//! Ready.
 
 use super::tier4::*;
 use super::warm::{bound_member, delete, ready_members, sandbox_id, warm_tier_of};

@@ -180,17 +180,17 @@ impl KubeProvisioner {
         let key = match pod_key(&rendered.manifest) {
             Ok(key) => key,
             Err(why) => {
-                self.metrics.warm_miss(why.reason());
+                self.warm_miss(&request.id, why.reason());
                 return Ok(None);
             }
         };
         let Some(entry) = self.pool.entry_for(&key, &rendered.identity.namespace) else {
-            self.metrics.warm_miss("no_profile");
+            self.warm_miss(&request.id, "no_profile");
             return Ok(None);
         };
         for _ in 0..BIND_ATTEMPTS {
             let Some(member) = self.pool.take(&key) else {
-                self.metrics.warm_miss("pool_empty");
+                self.warm_miss(&request.id, "pool_empty");
                 return Ok(None);
             };
             let started = Instant::now();
@@ -211,13 +211,19 @@ impl KubeProvisioner {
                 Err(BindError::Failed(e)) => {
                     // Claimed: never handed out again. The reconciler removes it.
                     tracing::warn!(member = %member.name, error = %e, "warm bind failed; the create goes cold");
-                    self.metrics.warm_miss("bind_failed");
+                    self.warm_miss(&request.id, "bind_failed");
                     return Ok(None);
                 }
             }
         }
-        self.metrics.warm_miss("bind_lost");
+        self.warm_miss(&request.id, "bind_lost");
         Ok(None)
+    }
+
+    /// A create that a pool is configured for goes cold: counted, and logged with the reason.
+    fn warm_miss(&self, sandbox_id: &str, reason: &'static str) {
+        self.metrics.warm_miss(reason);
+        tracing::info!(sandbox_id, reason, "warm pool miss; the create goes cold");
     }
 
     async fn bind_member(&self, rendered: &RenderedSandbox, target: &BoundMember) -> Result<CreatedSandbox, BindError> {
